@@ -1,0 +1,112 @@
+/*
+ * ivicli configuration: the model of config.toml shared by `ivicli api
+ * start` and `ivicli-certwatch`, and its loader.
+ *
+ * The TOML reader behind it is hand-written because Debian packages no C
+ * TOML parser; it accepts only the subset these keys need and rejects
+ * everything else with file:line.
+ */
+#ifndef IVI_CONFIG_H
+#define IVI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Defaults, also documented in ivicli.toml(5). */
+#define IVI_DEFAULT_BIND "127.0.0.1"
+#define IVI_DEFAULT_PORT_PLAIN 8080
+#define IVI_DEFAULT_PORT_TLS 8443
+#define IVI_DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+#define IVI_DEFAULT_EXPIRY_WARN_DAYS 14
+#define IVI_DEFAULT_CLOCK_SKEW_SECONDS 300
+#define IVI_DEFAULT_TIMESTAMP_WINDOW 30
+#define IVI_DEFAULT_POLL_INTERVAL_MS 5000
+#define IVI_DEFAULT_SETTLE_MS 100
+#define IVI_DEFAULT_RETRY_MAX_MS 30000
+#define IVI_DEFAULT_MISMATCH_GRACE_S 30
+#define IVI_DEFAULT_MAX_CONNECTIONS 1024
+#define IVI_DEFAULT_HANDSHAKE_TIMEOUT_S 10
+#define IVI_DEFAULT_IDLE_TIMEOUT_S 60
+#define IVI_DEFAULT_SOCKET "/run/ivicli/control.sock"
+#define IVI_DEFAULT_KEY_PATH "/etc/ivicli/control.key"
+
+struct ivi_config_api {
+	char *bind;              /* [api] bind */
+	int port;                /* [api] port; 0 = pick a free port */
+	bool port_set;           /* port given in the file or on the command line */
+	char *pid_file;          /* [api] pid_file, NULL = none */
+	int max_connections;     /* [api] max_connections */
+	int handshake_timeout;   /* [api] handshake_timeout, seconds */
+	int idle_timeout;        /* [api] idle_timeout, seconds */
+};
+
+struct ivi_config_tls {
+	bool enabled;            /* [api.tls] enabled */
+	char *cert_path;         /* PEM chain, or a PKCS#12 file (.p12/.pfx) */
+	char *key_path;          /* PEM key; NULL with PKCS#12 */
+	char *password_env;      /* name of the env var holding the password */
+	bool self_signed;        /* ephemeral certificate, never reloaded */
+	bool client_required;    /* mTLS */
+	char *client_ca_path;
+	char *crl_path;
+	char *trust_ca_path;     /* when set, a new chain must verify to it */
+	char *priority;          /* GnuTLS priority string */
+	int expiry_warn_days;    /* warn when expiry is nearer than this */
+	int clock_skew;          /* seconds of notBefore tolerance */
+	bool allow_chain_shrink; /* accept a chain shorter than the served one */
+	bool allow_rollback;     /* accept a notAfter earlier than the served one */
+};
+
+struct ivi_config_audit {
+	bool enabled;
+	char *path;
+};
+
+struct ivi_config_control {
+	char *socket;            /* Unix socket path */
+	char *key_path;          /* HMAC key file */
+	char **allowed_users;    /* user names or numeric uids; NULL-terminated */
+	size_t n_allowed_users;  /* 0 = root and the server's own user */
+	int timestamp_window;    /* seconds either side of now */
+};
+
+struct ivi_config_certwatch {
+	int poll_interval_ms;    /* polling fallback interval */
+	bool force_poll;         /* never use inotify */
+	int settle_ms;           /* quiet time after the last event before a check */
+	int retry_max_ms;        /* cap of the retry backoff */
+	int mismatch_grace;      /* seconds before a mismatch becomes a warning */
+};
+
+struct ivi_config {
+	char *path;              /* file it was read from, NULL for defaults */
+	struct ivi_config_api api;
+	struct ivi_config_tls tls;
+	struct ivi_config_audit audit;
+	struct ivi_config_control control;
+	struct ivi_config_certwatch certwatch;
+};
+
+/*
+ * Loads path into a new config with defaults for the keys it leaves out.
+ * path NULL means no file: defaults only. On error returns IVI_E_CONFIG (or
+ * IVI_E_FILE_MISSING / IVI_E_FILE_PERMISSION / IVI_E_NOMEM) and writes one
+ * line naming file, line and key into errbuf; *out is left untouched.
+ */
+int ivi_config_load(const char *path, struct ivi_config **out, char *errbuf, size_t errlen);
+
+/*
+ * Checks the cross-key rules (TLS enabled with none or two certificate
+ * sources, TLS options while TLS is disabled, client_required without
+ * client_ca_path, ...) after command-line overrides are applied. Returns
+ * 0 or IVI_E_CONFIG with one line in errbuf.
+ */
+int ivi_config_validate(const struct ivi_config *cfg, char *errbuf, size_t errlen);
+
+/* Replaces *slot with a copy of value (NULL allowed). Returns 0 or IVI_E_NOMEM. */
+int ivi_config_set_string(char **slot, const char *value);
+
+/* Frees cfg and everything it owns; NULL is allowed. */
+void ivi_config_free(struct ivi_config *cfg);
+
+#endif /* IVI_CONFIG_H */
