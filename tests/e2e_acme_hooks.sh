@@ -16,16 +16,16 @@ LEGO_CERT_PEM_PATH LEGO_CERT_PFX_PATH CERT_PATH CERT_KEY_PATH CA_CERT_PATH CERT_
 
 t_init
 command -v curl >/dev/null || t_skip "curl not found (Debian package curl)"
-command -v jq >/dev/null || t_skip "jq not found (Debian package jq; ./quickstart test installs it)"
 e2e_require_programs
 
 mkpki
 mkleaf old
 mkleaf new
 
-# generation: the credential generation the server reports on /v1/tls.
+# generation: the credentials generation the server reports in /metrics.
 generation() {
-	curl -sf --max-time 10 --cacert "$W/ca.crt" "https://127.0.0.1:$PORT/v1/tls" | jq -r '.generation'
+	curl -sf --max-time 10 --cacert "$W/ca.crt" "https://127.0.0.1:$PORT/metrics" |
+		awk '$1 == "ivicli_tls_credentials_generation" { print $2 }'
 }
 
 # server_for CERT KEY: (re)starts the server on CERT and KEY, which start
@@ -82,6 +82,7 @@ expect_rejected() {
 	local case=$1 var=$2 gen0 audit0 lines
 	shift 2
 	gen0=$(generation)
+	[ -n "$gen0" ] || t_fail "$case: cannot read the generation from /metrics"
 	audit0=$(grep -c . "$W/audit.log" 2>/dev/null || true)
 	hook "$@"
 	if [ "$HOOK_RC" -lt 64 ] || [ "$HOOK_RC" -gt 78 ]; then
@@ -106,6 +107,7 @@ expect_reloaded() {
 	local case=$1 gen0 reloads lines
 	shift
 	gen0=$(generation)
+	[ -n "$gen0" ] || t_fail "$case: cannot read the generation from /metrics"
 	reloads=$(audit_count cert-reloaded)
 	hook "$@"
 	[ "$HOOK_RC" -eq 0 ] || t_fail "$case: notify exited $HOOK_RC: $HOOK_OUT"

@@ -90,11 +90,14 @@ t_pass "overlap bundle rewritten in place: both clients accepted"
 # ---- a broken bundle is refused, the trust list stays --------------------
 
 echo 'not a certificate' >bad-bundle.pem
+mentions() { grep -c 'clients-ca\.pem' "$W/watcher.log" 2>/dev/null || true; }
+mentions_above() { [ "$(mentions)" -gt "$1" ]; }
+before=$(mentions)
 replace_bundle bad-bundle.pem
-# Give the watcher time to see the file and reject it, then check nothing
-# changed on the server side.
-t_wait_for 20 grep -q 'clients-ca.pem' "$W/watcher.log" || t_fail "the watcher did not mention the broken bundle"
-sleep 2
+# The watcher logs its verdict on the file (at debug level at the latest);
+# after that nothing may reach the server.
+t_wait_for 20 mentions_above "$before" || t_fail "the watcher logged nothing about the broken bundle"
+sleep 1
 accepted alice || t_fail "alice is rejected after a broken bundle was written"
 accepted bob || t_fail "bob is rejected after a broken bundle was written"
 [ "$(audit_count cert-reloaded)" -eq $((reloads + 2)) ] || t_fail "the server reloaded a broken client CA bundle"
