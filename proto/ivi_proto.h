@@ -29,6 +29,8 @@
 #define IVI_REPLAY_DEFAULT_CAPACITY 4096
 #endif
 #define IVI_KEY_MIN_BYTES 32
+#define IVI_KEY_MAX_BYTES 128
+#define IVI_KEY_FILE_TAG "ivicli-control-key-v1" /* key file: "<tag> <hex>\n", see ivi_key_load */
 #define IVI_RELOAD_TARGET_API_TLS "api.tls"
 
 /* ---- Control key ------------------------------------------------------ */
@@ -40,6 +42,11 @@ struct ivi_key;
  * group or others, or owned by a user other than the caller or root
  * (IVI_E_KEY_PERMISSIONS), and a malformed file (IVI_E_KEY_FORMAT). errbuf
  * gets one line with the path and the fix. The key bytes never appear in it.
+ *
+ * The file is one line: IVI_KEY_FILE_TAG, one space, then the key as
+ * 64 to 256 hex digits (32 to 128 bytes, either case), then an optional
+ * newline. Also returns IVI_E_FILE_MISSING, IVI_E_FILE_PERMISSION (the
+ * caller may not read it) and IVI_E_NOT_REGULAR.
  */
 int ivi_key_load(const char *path, struct ivi_key **out, char *errbuf, size_t errlen);
 
@@ -53,6 +60,13 @@ int ivi_key_generate(const char *path, bool force, char *errbuf, size_t errlen);
 /* Wipes and frees key; NULL is allowed. */
 void ivi_key_free(struct ivi_key *key);
 
+/*
+ * Makes a key from len raw bytes (IVI_KEY_MIN_BYTES to IVI_KEY_MAX_BYTES,
+ * else IVI_E_INVALID_ARG). The bytes are copied; the caller wipes its own.
+ * For tests and the fuzz target; programs use ivi_key_load.
+ */
+int ivi_key_from_bytes(const uint8_t *bytes, size_t len, struct ivi_key **out);
+
 /* ---- Frames ----------------------------------------------------------- */
 
 /*
@@ -61,6 +75,14 @@ void ivi_key_free(struct ivi_key *key);
  */
 int ivi_frame_encode(const struct ivi_key *key, const cJSON *payload, uint8_t **out,
     size_t *outlen);
+
+/*
+ * Frames and signs len payload bytes as they are, JSON or not. Lets tests
+ * and ctlprobe build signed frames whose payload is not a JSON object.
+ * IVI_E_TOO_LARGE when len exceeds IVI_FRAME_MAX_PAYLOAD.
+ */
+int ivi_frame_encode_raw(const struct ivi_key *key, const uint8_t *payload, size_t len,
+    uint8_t **out, size_t *outlen);
 
 enum ivi_decode_status {
 	IVI_DECODE_NEED_MORE = 1, /* all input consumed, frame not complete */
@@ -90,6 +112,12 @@ int ivi_decoder_peer_version(const struct ivi_decoder *d);
 
 /* Frees d; NULL is allowed. */
 void ivi_decoder_free(struct ivi_decoder *d);
+
+/*
+ * Returns the bytes d holds on the heap for the frame being decoded: 0
+ * until a valid header arrived, and 0 again after an error or a take.
+ */
+size_t ivi_decoder_allocated(const struct ivi_decoder *d);
 
 /* ---- Messages --------------------------------------------------------- */
 
@@ -164,8 +192,19 @@ int ivi_replay_new(int window, size_t capacity, struct ivi_replay **out);
  * Returns 0 and records nonce when timestamp is inside the window and the
  * nonce is new; IVI_E_STALE_TIMESTAMP or IVI_E_REPLAYED_NONCE otherwise.
  * When the cache is full, the oldest entry is evicted.
+ *
+ * A nonce that leaves the cache (evicted, or older than the window) can
+ * no longer be recognised, so the guard also rejects, as stale, every
+ * timestamp not newer than the newest timestamp it ever dropped. In normal
+ * use that floor stays behind the window. NOTE: when more than capacity
+ * requests arrive inside one window, honest requests sent in the same
+ * second as an evicted one are rejected too; the sender retries a second
+ * later.
  */
 int ivi_replay_check(struct ivi_replay *r, int64_t timestamp, const char *nonce, time_t now);
+
+/* Returns the number of nonces cached now (at most the capacity). */
+size_t ivi_replay_count(const struct ivi_replay *r);
 
 /* Frees r; NULL is allowed. */
 void ivi_replay_free(struct ivi_replay *r);
@@ -194,6 +233,12 @@ struct ivi_transport_ops {
 	int (*peer)(int handle, struct ivi_peer *out);
 	/* Removes what listen created. */
 	void (*unlisten)(const char *address, int handle);
+	/*
+	 * Accepts one pending connection as a non-blocking handle. Returns
+	 * IVI_E_BUSY when none is pending (EAGAIN), IVI_E_UNAVAILABLE when
+	 * out of descriptors (EMFILE, ENFILE), IVI_E_IO otherwise.
+	 */
+	int (*accept)(int handle, int *conn);
 };
 
 extern const struct ivi_transport_ops ivi_transport_unix;
@@ -208,5 +253,20 @@ extern const struct ivi_transport_ops ivi_transport_unix;
 int ivi_client_call(const struct ivi_transport_ops *t, const char *address,
     const struct ivi_key *key, enum ivi_msg_type type, cJSON *body, int timeout_ms,
     struct ivi_response *resp, cJSON **resp_msg);
+
+/*
+ * Writes len bytes to the non-blocking handle fd within timeout_ms.
+ * Returns 0, IVI_E_TIMEOUT, or IVI_E_IO (the peer closed: a response may
+ * still be waiting to be read).
+ */
+int ivi_client_send(int fd, const uint8_t *buf, size_t len, int timeout_ms);
+
+/*
+ * Reads one signed frame from the non-blocking handle fd within
+ * timeout_ms and returns its JSON object in *msg (caller frees). Returns
+ * 0, IVI_E_TIMEOUT, IVI_E_IO (closed before a whole frame arrived), or
+ * the decoder's error (bad_signature when the peer uses another key).
+ */
+int ivi_client_recv(int fd, const struct ivi_key *key, int timeout_ms, cJSON **msg);
 
 #endif /* IVI_PROTO_H */
