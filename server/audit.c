@@ -1,0 +1,93 @@
+/* NDJSON audit trail of lifecycle events. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "buf.h"
+
+#define AUDIT_SERVER_NAME "ivi-management-api"
+
+void
+srv_audit_init(struct srv_audit *a, bool enabled, const char *path)
+{
+	memset(a, 0, sizeof(*a));
+	a->enabled = enabled && path != NULL && path[0] != '\0';
+	a->path = path;
+	a->rl.interval = 60;
+	a->rl.burst = 3;
+}
+
+cJSON *
+srv_audit_begin(struct srv_audit *a, const char *action)
+{
+	cJSON *event;
+	char stamp[21];
+
+	if (!a->enabled)
+		return NULL;
+	event = cJSON_CreateObject();
+	if (event == NULL)
+		return NULL;
+	srv_fmt_time(stamp, time(NULL));
+	if (cJSON_AddStringToObject(event, "kind", "server.lifecycle") == NULL ||
+	    cJSON_AddStringToObject(event, "timestamp", stamp) == NULL ||
+	    cJSON_AddStringToObject(event, "server", AUDIT_SERVER_NAME) == NULL ||
+	    cJSON_AddStringToObject(event, "action", action) == NULL) {
+		cJSON_Delete(event);
+		return NULL;
+	}
+	return event;
+}
+
+/* Logs a failed write once per rate-limit window. */
+static void
+audit_report(struct srv_audit *a, const char *what, int err)
+{
+	a->failures++;
+	if (ivi_ratelimit_allow(&a->rl))
+		log_error("audit: cannot %s %s (%s); the event is lost, serving continues", what,
+		    a->path, strerror(err));
+}
+
+void
+srv_audit_commit(struct srv_audit *a, cJSON *event)
+{
+	char *line = NULL;
+	size_t len;
+	ssize_t n;
+	int fd = -1;
+
+	if (event == NULL)
+		return;
+	line = cJSON_PrintUnformatted(event);
+	if (line == NULL) {
+		audit_report(a, "format an event for", ENOMEM);
+		goto out;
+	}
+
+	/* cJSON allocates the exact length plus the NUL: swap the NUL for '\n'. */
+	len = strlen(line);
+	line[len++] = '\n';
+
+	fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0) {
+		audit_report(a, "open", errno);
+		goto out;
+	}
+	n = write(fd, line, len);
+	if (n < 0)
+		audit_report(a, "write to", errno);
+	else if ((size_t)n != len)
+		audit_report(a, "write a whole line to", ENOSPC);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	cJSON_Delete(event);
+}
