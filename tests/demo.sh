@@ -6,8 +6,8 @@
 #
 # Everything lives in a temporary directory: a throwaway CA, two server
 # certificates, the control key, the configuration, the logs. Nothing is
-# read from /etc and nothing is left behind; the server and the watcher
-# listen on 127.0.0.1 and a Unix socket in that directory only.
+# read from /etc and nothing is left behind. The server and the watcher
+# listen on 127.0.0.1 and on a Unix socket in that directory only.
 set -u
 
 BUILD=${1:-}
