@@ -18,7 +18,11 @@
 #define IVI_BUNDLE_MAX_FILE (1024 * 1024)
 #define IVI_BUNDLE_MAX_WARNINGS 8
 
+/* Length of an RFC 3339 UTC time "2026-12-04T20:20:00Z" with its NUL. */
+#define IVI_BUNDLE_TIME_LEN 21
+
 struct ivi_bundle;
+struct ivi_config;
 
 /* What to load; strings are borrowed for the duration of the call. */
 struct ivi_bundle_opts {
@@ -52,7 +56,7 @@ struct ivi_bundle_desc {
 	char key_type[32];          /* "ECDSA P-256", "RSA", "Ed25519" */
 	unsigned key_bits;
 	char fingerprint[65];       /* SHA-256 of the leaf DER, lowercase hex */
-	char content_hash[65];      /* SHA-256 over all input file bytes */
+	char content_hash[65];      /* SHA-256 over the files, as ivi_bundle_hash_files */
 	unsigned chain_len;         /* certificates sent, leaf included */
 	unsigned client_ca_count;
 	time_t crl_next_update;     /* 0 when no CRL */
@@ -75,6 +79,11 @@ int ivi_bundle_load(const struct ivi_bundle_opts *opts, struct ivi_bundle **out,
  * Hashes the bytes of the configured files (following symlinks) without
  * parsing them, for cheap change detection. Writes lowercase hex into hash.
  * Returns 0 or the error for the first file that cannot be read.
+ *
+ * The hash is SHA-256 over cert, key, client CA and CRL, in that order:
+ * for each, one byte 0 when it is not configured, else one byte 1, the
+ * file length as 8 bytes big-endian and the bytes. trust_ca_path is not
+ * part of it. ivi_bundle_load stores the same value in content_hash.
  */
 int ivi_bundle_hash_files(const struct ivi_bundle_opts *opts, char hash[65],
     struct ivi_bundle_error *err);
@@ -101,7 +110,8 @@ int ivi_bundle_credentials(const struct ivi_bundle *b,
 
 /*
  * Makes an ephemeral self-signed ECDSA P-256 bundle valid for 24 hours with
- * SANs localhost, 127.0.0.1 and ::1. Returns 0 or a negative ivi_err.
+ * SANs localhost, 127.0.0.1 and ::1. Returns 0 or a negative ivi_err. With
+ * no files behind it, its content_hash is the leaf's fingerprint.
  */
 int ivi_bundle_self_signed(struct ivi_bundle **out, struct ivi_bundle_error *err);
 
@@ -110,5 +120,25 @@ cJSON *ivi_bundle_desc_to_json(const struct ivi_bundle_desc *d);
 
 /* Frees b, wiping key material; NULL is allowed. */
 void ivi_bundle_free(struct ivi_bundle *b);
+
+/*
+ * Fills out from [api.tls] of cfg so that the server and the watcher load
+ * the same files the same way (cert_path, key_path, password_env,
+ * client_ca_path, crl_path, trust_ca_path, priority, clock_skew,
+ * expiry_warn_days; now = 0). The strings stay owned by cfg. Returns 0,
+ * or IVI_E_RELOAD_DISABLED when TLS is disabled, self-signed, or has no
+ * cert_path.
+ */
+int ivi_bundle_opts_from_config(const struct ivi_config *cfg, struct ivi_bundle_opts *out);
+
+/*
+ * Writes warning number i of d as one line, with the details the static
+ * string leaves out (the missing issuer's name, the expiry time). This is
+ * the text ivi_bundle_desc_to_json puts in "warnings".
+ */
+void ivi_bundle_desc_warning(const struct ivi_bundle_desc *d, size_t i, char *out, size_t outlen);
+
+/* Writes t as RFC 3339 UTC ("2026-12-04T20:20:00Z"). */
+void ivi_bundle_format_time(time_t t, char out[IVI_BUNDLE_TIME_LEN]);
 
 #endif /* IVI_BUNDLE_H */

@@ -30,6 +30,12 @@
 #define IVI_DEFAULT_SOCKET "/run/ivicli/control.sock"
 #define IVI_DEFAULT_KEY_PATH "/etc/ivicli/control.key"
 
+/* Where the programs look for config.toml when --config is not given. */
+#define IVI_CONFIG_ENV "IVICLI_CONFIG"
+#define IVI_DEFAULT_CONFIG_PATH "/etc/ivicli/config.toml"
+/* Largest config file the loader reads. */
+#define IVI_CONFIG_MAX_FILE (1024 * 1024)
+
 struct ivi_config_api {
 	char *bind;              /* [api] bind */
 	int port;                /* [api] port; 0 = pick a free port */
@@ -78,6 +84,8 @@ struct ivi_config_certwatch {
 	int mismatch_grace;      /* seconds before a mismatch becomes a warning */
 };
 
+struct ivi_config_origin;
+
 struct ivi_config {
 	char *path;              /* file it was read from, NULL for defaults */
 	struct ivi_config_api api;
@@ -85,6 +93,8 @@ struct ivi_config {
 	struct ivi_config_audit audit;
 	struct ivi_config_control control;
 	struct ivi_config_certwatch certwatch;
+	/* Private to config/: the line each key was read from, for messages. */
+	struct ivi_config_origin *origin;
 };
 
 /*
@@ -94,6 +104,34 @@ struct ivi_config {
  * line naming file, line and key into errbuf; *out is left untouched.
  */
 int ivi_config_load(const char *path, struct ivi_config **out, char *errbuf, size_t errlen);
+
+/*
+ * Parses len bytes of TOML from buf, as ivi_config_load does for a file.
+ * name appears in messages ("name:12: ..."); relative paths in the text are
+ * joined to base_dir, or kept relative when base_dir is NULL. Same
+ * returns as ivi_config_load; the fuzz target feeds it directly.
+ */
+int ivi_config_parse(const char *name, const char *base_dir, const char *buf, size_t len,
+    struct ivi_config **out, char *errbuf, size_t errlen);
+
+/* Returns the config path to use without --config: $IVICLI_CONFIG, else IVI_DEFAULT_CONFIG_PATH. */
+const char *ivi_config_default_path(void);
+
+/*
+ * Returns [api] port when it was set, else the default for the TLS
+ * setting: IVI_DEFAULT_PORT_TLS when tls.enabled, IVI_DEFAULT_PORT_PLAIN
+ * otherwise. ivi_config_load already stores it in api.port; call this
+ * again after a command-line override of tls.enabled.
+ */
+int ivi_config_default_port(const struct ivi_config *cfg);
+
+/*
+ * Returns true when cert_path names a PKCS#12 file: it ends in ".p12" or
+ * ".pfx", in any letter case. Such a file holds the key too, so key_path
+ * must stay unset; any other name is read as a PEM chain and needs
+ * key_path.
+ */
+bool ivi_config_is_pkcs12_path(const char *path);
 
 /*
  * Checks the cross-key rules (TLS enabled with none or two certificate
