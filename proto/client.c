@@ -131,9 +131,9 @@ ms_left(int64_t deadline)
 }
 
 /*
- * Checks that a verified response answers the request with id. A server
- * that could not read the request (bad frame, bad signature) answers with
- * an error and a null id; that is accepted as the answer too.
+ * Checks that a verified response belongs to the request with id. A server
+ * that could not read the request (bad frame, bad signature) responds with
+ * an error and a null id, and that response is accepted too.
  */
 static int
 check_response_id(const struct ivi_response *resp, const char *id)

@@ -29,7 +29,7 @@
 /* Bytes written by ivi_key_generate. */
 #define KEY_GENERATE_BYTES 32
 
-/* Longest valid file: tag, space, hex digits, "\r\n". */
+/* Maximum length of a valid file: tag, space, hex digits, "\r\n". */
 #define KEY_FILE_MAX (sizeof(IVI_KEY_FILE_TAG) + 2 * IVI_KEY_MAX_BYTES + 2)
 
 struct ivi_key {
@@ -186,7 +186,8 @@ key_open_error(const char *path, int err, char *errbuf, size_t errlen)
 		return IVI_E_FILE_MISSING;
 	}
 	if (err == EACCES || err == EPERM) {
-		set_error(errbuf, errlen, "control key %s cannot be read (%s)", path, strerror(err));
+		set_error(errbuf, errlen, "control key %s cannot be read (%s)", path,
+		    strerror(err));
 		return IVI_E_FILE_PERMISSION;
 	}
 	set_error(errbuf, errlen, "control key %s cannot be opened (%s)", path, strerror(err));
@@ -220,7 +221,7 @@ ivi_key_load(const char *path, struct ivi_key **out, char *errbuf, size_t errlen
 	if (ret < 0)
 		goto out;
 
-	/* One byte more than the longest valid file tells a long file apart. */
+	/* Reading one byte more than the maximum detects a file that is too long. */
 	ret = read_bounded(fd, text, sizeof(text), &len);
 	if (ret < 0) {
 		set_error(errbuf, errlen, "control key %s cannot be read (%s)", path,

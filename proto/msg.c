@@ -20,7 +20,7 @@
 #define NONCE_MIN_HEX 32    /* accept nonces of 128 bits and more */
 #define FINGERPRINT_HEX 64  /* SHA-256 */
 
-/* Largest integer a double holds exactly: 2^53. */
+/* Largest integer that a double represents exactly: 2^53. */
 #define JSON_MAX_EXACT_INT 9007199254740992.0
 
 static const char *const type_names[] = {

@@ -6,7 +6,7 @@
  *
  * Lookups scan the whole cache. At the default capacity that is a few
  * thousand string compares per request, which is cheap for a control
- * socket that sees a handful of requests a minute.
+ * socket that receives a handful of requests a minute.
  */
 #include "config.h"
 

@@ -1,7 +1,7 @@
 /*
  * Unix domain stream socket transport (Linux). The socket file gets mode
- * 0660 in a parent directory created with mode 0750 when missing; a socket
- * file left by a dead server is removed, a live server's never is.
+ * 0660, in a parent directory created with mode 0750 when it is missing.
+ * A socket file left by a dead server is removed, a live server's never is.
  */
 #include "config.h"
 
@@ -208,7 +208,7 @@ unix_listen(const char *address, int *handle, char *errbuf, size_t errlen)
 
 	/*
 	 * The mode is set before listen(): until then a connect is refused,
-	 * so nobody gets in while the umask's mode is still on the file.
+	 * so no peer gets in while the umask's mode is still on the file.
 	 */
 	if (chmod(address, 0660) < 0 || listen(s, UNIX_BACKLOG) < 0) {
 		set_error(errbuf, errlen, "cannot listen on control socket %s (%s)", address,

@@ -326,7 +326,7 @@ START_TEST(test_frame_encode_payload_at_cap)
 }
 END_TEST
 
-/* Feeds a bare header declaring length and returns the decoder's answer. */
+/* Feeds a bare header declaring length and returns the decoder's result. */
 static int
 feed_length_header(uint32_t length, size_t *allocated, unsigned long *allocs)
 {
@@ -466,7 +466,7 @@ START_TEST(test_frame_rejects_flags_and_reserved)
 }
 END_TEST
 
-/* Signs payload and decodes it; returns the decoder's answer. */
+/* Signs payload, decodes it and returns the decoder's result. */
 static int
 decode_signed_payload(const char *payload, size_t plen)
 {
@@ -503,8 +503,9 @@ START_TEST(test_frame_rejects_payload_not_json_object)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ck_assert_msg(decode_signed_payload(cases[i].payload, cases[i].len) == IVI_E_BAD_JSON,
-		    "payload %zu was not rejected as bad_json", i);
+		int ret = decode_signed_payload(cases[i].payload, cases[i].len);
+
+		ck_assert_msg(ret == IVI_E_BAD_JSON, "payload %zu gave %d, not bad_json", i, ret);
 	}
 	ck_assert_int_eq(decode_signed_payload("{} \r\n\t", 6), IVI_DECODE_FRAME);
 }
@@ -530,8 +531,8 @@ END_TEST
 
 /*
  * Decodes a damaged frame. A damaged length field can leave the decoder
- * waiting for more bytes; it is then fed zeros until it decides, as a peer
- * that keeps sending would make it do.
+ * waiting for more bytes. It is then fed zeros until it returns a result,
+ * as it would with a peer that keeps sending.
  */
 static int
 decode_damaged(const struct ivi_key *key, const uint8_t *frame, size_t len)
@@ -670,8 +671,8 @@ assert_same_trace(const struct decode_trace *a, const struct decode_trace *b, co
 {
 	ck_assert_msg(a->n == b->n, "%s: %d results, %d when fed whole", what, b->n, a->n);
 	for (int i = 0; i < a->n; i++) {
-		ck_assert_msg(a->status[i] == b->status[i], "%s: result %d is %d, %d when fed whole",
-		    what, i, b->status[i], a->status[i]);
+		ck_assert_msg(a->status[i] == b->status[i],
+		    "%s: result %d is %d, %d when fed whole", what, i, b->status[i], a->status[i]);
 		ck_assert_msg(a->used[i] == b->used[i], "%s: result %d after %zu bytes, %zu whole",
 		    what, i, b->used[i], a->used[i]);
 		if (a->json[i] != NULL || b->json[i] != NULL)
@@ -744,7 +745,8 @@ START_TEST(test_decoder_chunking_gives_same_result)
 			size_t chunk = seed % 2 ? 7 : 97;
 
 			decode_trace(key, stream, len, chunk, seed * 2654435761u, &random);
-			snprintf(what, sizeof(what), "stream %d random chunks, seed %u", which, seed);
+			snprintf(what, sizeof(what), "stream %d random chunks, seed %u", which,
+			    seed);
 			assert_same_trace(&whole, &random, what);
 			trace_free(&random);
 		}

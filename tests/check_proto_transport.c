@@ -273,8 +273,8 @@ enum server_mode {
 	SERVE_WRONG_ID,    /* signed ok response with another id */
 	SERVE_OTHER_KEY,   /* response signed with another key */
 	SERVE_NULL_ID,     /* signed error response with a null id */
-	SERVE_SILENT,      /* reads the request, never answers */
-	SERVE_CLOSE,       /* reads the request, closes without answering */
+	SERVE_SILENT,      /* reads the request, never responds */
+	SERVE_CLOSE,       /* reads the request, closes without a response */
 };
 
 struct fake_server {
@@ -299,7 +299,7 @@ wait_client_close(int conn)
 		;
 }
 
-/* Builds the response the mode asks for, or NULL for none. */
+/* Builds the response that the mode selects, or NULL for none. */
 static cJSON *
 fake_server_response(const struct fake_server *fs)
 {

@@ -3,10 +3,10 @@
  * request, well-formed or deliberately broken, and prints each signed
  * response it gets as one JSON line on stdout.
  *
- * Exit status: 0 when every connection got a response (ok or error), or
- * with --no-read when everything was sent; 64 for a usage error; otherwise
- * the sysexits(3) status of the failure (69 nothing listening, 75 timeout,
- * 77 bad signature on the response, ...).
+ * Exit status: 0 when every connection got a response (ok or error), or,
+ * with --no-read, when everything was sent. A usage error exits with 64.
+ * Other failures exit with their sysexits(3) status, for example 69 when
+ * nothing listens, 75 on a timeout, 77 for a bad signature on the response.
  */
 #include "config.h"
 
@@ -39,8 +39,9 @@ struct probe_opts {
 	long timestamp_offset;
 	int replay;
 	const char *raw_hex;
+	const char *payload;
 	long garbage;
-	long long length_header;  /* -1: not given */
+	long long length_header; /* -1: not given */
 	int slow_ms;
 	bool no_read;
 	int timeout_ms;
@@ -54,7 +55,7 @@ usage(FILE *f)
 	    "usage: ctlprobe --socket PATH --key FILE [--type ping|status|reload|NAME]\n"
 	    "                [--fingerprint HEX] [--target T] [--extra-field K=V]...\n"
 	    "                [--bad-mac] [--timestamp-offset SECONDS] [--replay N]\n"
-	    "                [--raw-hex HEX | --garbage N | --length-header N]\n"
+	    "                [--raw-hex HEX | --garbage N | --length-header N | --payload TEXT]\n"
 	    "                [--slow-ms MS] [--no-read] [--timeout-ms MS] [--output FILE]\n"
 	    "\n"
 	    "  --type              request type; an unknown NAME is sent as is (default ping)\n"
@@ -68,6 +69,7 @@ usage(FILE *f)
 	    "  --raw-hex HEX       send these bytes instead of a request\n"
 	    "  --garbage N         send N random bytes instead of a request\n"
 	    "  --length-header N   send only a frame header declaring a payload of N bytes\n"
+	    "  --payload TEXT      sign TEXT as the payload as it is, JSON or not\n"
 	    "  --slow-ms MS        send one byte every MS milliseconds\n"
 	    "  --no-read           close after sending, without reading a response\n"
 	    "  --timeout-ms MS     time allowed per connection (default 5000)\n"
@@ -91,24 +93,25 @@ static int
 parse_opts(int argc, char **argv, struct probe_opts *o)
 {
 	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"key", required_argument, NULL, 'k'},
-		{"type", required_argument, NULL, 't'},
-		{"fingerprint", required_argument, NULL, 'f'},
-		{"target", required_argument, NULL, 'T'},
-		{"extra-field", required_argument, NULL, 'e'},
-		{"bad-mac", no_argument, NULL, 'b'},
-		{"timestamp-offset", required_argument, NULL, 'o'},
-		{"replay", required_argument, NULL, 'r'},
-		{"raw-hex", required_argument, NULL, 'x'},
-		{"garbage", required_argument, NULL, 'g'},
-		{"length-header", required_argument, NULL, 'l'},
-		{"slow-ms", required_argument, NULL, 'S'},
-		{"no-read", no_argument, NULL, 'n'},
-		{"timeout-ms", required_argument, NULL, 'm'},
-		{"output", required_argument, NULL, 'O'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"type", required_argument, NULL, 't'},
+	    {"fingerprint", required_argument, NULL, 'f'},
+	    {"target", required_argument, NULL, 'T'},
+	    {"extra-field", required_argument, NULL, 'e'},
+	    {"bad-mac", no_argument, NULL, 'b'},
+	    {"timestamp-offset", required_argument, NULL, 'o'},
+	    {"replay", required_argument, NULL, 'r'},
+	    {"raw-hex", required_argument, NULL, 'x'},
+	    {"payload", required_argument, NULL, 'p'},
+	    {"garbage", required_argument, NULL, 'g'},
+	    {"length-header", required_argument, NULL, 'l'},
+	    {"slow-ms", required_argument, NULL, 'S'},
+	    {"no-read", no_argument, NULL, 'n'},
+	    {"timeout-ms", required_argument, NULL, 'm'},
+	    {"output", required_argument, NULL, 'O'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	long long v;
 	int c;
@@ -125,15 +128,36 @@ parse_opts(int argc, char **argv, struct probe_opts *o)
 		bool ok = true;
 
 		switch (c) {
-		case 's': o->socket = optarg; break;
-		case 'k': o->key_path = optarg; break;
-		case 't': o->type = optarg; break;
-		case 'f': o->fingerprint = optarg; break;
-		case 'T': o->target = optarg; break;
-		case 'b': o->bad_mac = true; break;
-		case 'n': o->no_read = true; break;
-		case 'x': o->raw_hex = optarg; break;
-		case 'O': o->output = optarg; break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'k':
+			o->key_path = optarg;
+			break;
+		case 't':
+			o->type = optarg;
+			break;
+		case 'f':
+			o->fingerprint = optarg;
+			break;
+		case 'T':
+			o->target = optarg;
+			break;
+		case 'b':
+			o->bad_mac = true;
+			break;
+		case 'n':
+			o->no_read = true;
+			break;
+		case 'x':
+			o->raw_hex = optarg;
+			break;
+		case 'p':
+			o->payload = optarg;
+			break;
+		case 'O':
+			o->output = optarg;
+			break;
 		case 'e':
 			ok = o->n_extra < MAX_EXTRA_FIELDS && strchr(optarg, '=') != NULL;
 			if (ok)
@@ -171,7 +195,8 @@ parse_opts(int argc, char **argv, struct probe_opts *o)
 			break;
 		}
 		if (!ok) {
-			log_error("invalid value for option %s; see ctlprobe --help", argv[optind - 1]);
+			log_error(
+			    "invalid value for option %s; see ctlprobe --help", argv[optind - 1]);
 			return EX_USAGE;
 		}
 	}
@@ -179,8 +204,11 @@ parse_opts(int argc, char **argv, struct probe_opts *o)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if ((o->raw_hex != NULL) + (o->garbage >= 0) + (o->length_header >= 0) > 1) {
-		log_error("--raw-hex, --garbage and --length-header exclude each other");
+	if ((o->raw_hex != NULL) + (o->garbage >= 0) + (o->length_header >= 0) +
+	        (o->payload != NULL) >
+	    1) {
+		log_error("--raw-hex, --garbage, --length-header and --payload are mutually "
+			  "exclusive");
 		return EX_USAGE;
 	}
 	return 0;
@@ -272,18 +300,10 @@ fail:
 	return -1;
 }
 
-/*
- * Builds the bytes to send. *request_id gets the request id when a request
- * was built, so the responses can be matched to it.
- */
+/* Builds the unsigned bytes of --raw-hex, --garbage or --length-header. */
 static int
-build_bytes(const struct probe_opts *o, const struct ivi_key *key, uint8_t **out,
-    size_t *len, char *request_id, size_t idlen)
+build_unsigned(const struct probe_opts *o, uint8_t **out, size_t *len)
 {
-	cJSON *req;
-	int ret;
-
-	request_id[0] = '\0';
 	if (o->raw_hex != NULL) {
 		if (decode_hex_arg(o->raw_hex, out, len) < 0) {
 			log_error("--raw-hex needs an even number of hex digits");
@@ -298,36 +318,62 @@ build_bytes(const struct probe_opts *o, const struct ivi_key *key, uint8_t **out
 			return EX_SOFTWARE;
 		return 0;
 	}
-	if (o->length_header >= 0) {
-		uint32_t n = (uint32_t)o->length_header;
 
-		*len = IVI_FRAME_HEADER_LEN;
-		*out = calloc(1, *len);
-		if (*out == NULL)
-			return EX_OSERR;
-		memcpy(*out, IVI_FRAME_MAGIC, 4);
-		(*out)[4] = IVI_PROTO_VERSION;
-		(*out)[8] = (uint8_t)(n >> 24);
-		(*out)[9] = (uint8_t)(n >> 16);
-		(*out)[10] = (uint8_t)(n >> 8);
-		(*out)[11] = (uint8_t)n;
-		return 0;
+	/* --length-header: a valid header, and nothing after it. */
+	*len = IVI_FRAME_HEADER_LEN;
+	*out = calloc(1, *len);
+	if (*out == NULL)
+		return EX_OSERR;
+	memcpy(*out, IVI_FRAME_MAGIC, 4);
+	(*out)[4] = IVI_PROTO_VERSION;
+	(*out)[8] = (uint8_t)(o->length_header >> 24);
+	(*out)[9] = (uint8_t)(o->length_header >> 16);
+	(*out)[10] = (uint8_t)(o->length_header >> 8);
+	(*out)[11] = (uint8_t)o->length_header;
+	return 0;
+}
+
+/* Signs the request the options describe, or the --payload text as it is. */
+static int
+build_signed(const struct probe_opts *o, const struct ivi_key *key, uint8_t **out, size_t *len,
+    char *request_id, size_t idlen)
+{
+	cJSON *req;
+	int ret;
+
+	if (o->payload != NULL) {
+		ret = ivi_frame_encode_raw(
+		    key, (const uint8_t *)o->payload, strlen(o->payload), out, len);
+	} else {
+		req = build_request(o);
+		if (req == NULL)
+			return EX_SOFTWARE;
+		snprintf(request_id, idlen, "%s",
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "id")));
+		ret = ivi_frame_encode(key, req, out, len);
+		cJSON_Delete(req);
 	}
-
-	req = build_request(o);
-	if (req == NULL)
-		return EX_SOFTWARE;
-	snprintf(request_id, idlen, "%s",
-	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "id")));
-	ret = ivi_frame_encode(key, req, out, len);
-	cJSON_Delete(req);
 	if (ret < 0) {
-		log_error("cannot encode the request (%s)", ivi_strerror(ret));
+		log_error("cannot encode the frame (%s)", ivi_strerror(ret));
 		return ivi_err_exit_status(ret);
 	}
 	if (o->bad_mac)
 		(*out)[*len - 1] ^= 0x01;
 	return 0;
+}
+
+/*
+ * Builds the bytes to send. *request_id gets the request id when a request
+ * was built, so the responses can be matched to it.
+ */
+static int
+build_bytes(const struct probe_opts *o, const struct ivi_key *key, uint8_t **out, size_t *len,
+    char *request_id, size_t idlen)
+{
+	request_id[0] = '\0';
+	if (o->raw_hex != NULL || o->garbage >= 0 || o->length_header >= 0)
+		return build_unsigned(o, out, len);
+	return build_signed(o, key, out, len, request_id, idlen);
 }
 
 /* ---- Talking to the server --------------------------------------------------- */

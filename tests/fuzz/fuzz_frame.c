@@ -1,10 +1,15 @@
 /*
  * libFuzzer target for the frame decoder and the message parsers.
  *
- * Input layout: byte 0 seeds the chunk sizes, the rest is the byte stream
- * a peer sends. The stream is fed to one decoder whole and to another in
- * chunks; both must give the same frames and the same final status. Every
- * frame is then run through the request and response parsers.
+ * Input layout: byte 0 is a mode bit and a seed, the rest is the data.
+ * Bits 0 to 6 seed the chunk sizes. With bit 7 clear the data is the byte
+ * stream a peer sends. With bit 7 set the data is a payload that is signed
+ * here first, so that mutations reach the JSON and message parsers, which
+ * a frame with a wrong MAC never reaches.
+ *
+ * The stream is fed to one decoder whole and to another in chunks; both
+ * must give the same frames and the same final status. Every frame is
+ * then run through the request and response parsers.
  *
  * The key is fixed (bytes 0x00 to 0x1f) so that the seed corpus in
  * tests/fuzz/frame/ can carry frames with valid MACs. Build and run:
@@ -132,14 +137,28 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct outcome whole, split;
+	const uint8_t *stream = data + 1;
+	uint8_t *signed_frame = NULL;
+	size_t len = size - 1;
 
 	if (size < 1)
 		return 0;
-	run_decoder(data + 1, size - 1, size - 1, 0, &whole);
-	run_decoder(data + 1, size - 1, 0, data[0], &split);
+	if (data[0] & 0x80) {
+		if (ivi_frame_encode_raw(fuzz_key(), data + 1, size - 1, &signed_frame, &len) < 0)
+			return 0;
+		stream = signed_frame;
+	}
+
+	run_decoder(stream, len, len, 0, &whole);
+	run_decoder(stream, len, 0, data[0] & 0x7f, &split);
 	if (!same_outcome(&whole, &split))
 		abort();
+	if (signed_frame != NULL && whole.status != IVI_DECODE_FRAME &&
+	    whole.status != IVI_E_BAD_JSON)
+		abort();
+
 	outcome_free(&whole);
 	outcome_free(&split);
+	free(signed_frame);
 	return 0;
 }
