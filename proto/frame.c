@@ -197,6 +197,23 @@ only_whitespace(const char *s, size_t len)
 	return true;
 }
 
+/*
+ * Returns true when s[0..len) has no control character but JSON white
+ * space. RFC 8259 allows none elsewhere, not even inside strings, and
+ * cJSON would pass a NUL inside a string on and cut the string there.
+ */
+static bool
+no_control_chars(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+			return false;
+	}
+	return true;
+}
+
 /* Verifies the MAC of the complete frame in d->buf, then parses the payload. */
 static int
 decoder_finish(struct ivi_decoder *d)
@@ -218,6 +235,8 @@ decoder_finish(struct ivi_decoder *d)
 		return IVI_E_BAD_SIGNATURE;
 
 	/* Only a signed payload reaches the JSON parser. */
+	if (!no_control_chars(payload, payload_len))
+		return IVI_E_BAD_JSON;
 	json = cJSON_ParseWithLengthOpts(payload, payload_len, &end, 0);
 	if (json == NULL)
 		return IVI_E_BAD_JSON;

@@ -236,7 +236,8 @@ struct ivi_transport_ops {
 	/*
 	 * Accepts one pending connection as a non-blocking handle. Returns
 	 * IVI_E_BUSY when none is pending (EAGAIN), IVI_E_UNAVAILABLE when
-	 * out of descriptors (EMFILE, ENFILE), IVI_E_IO otherwise.
+	 * out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM),
+	 * IVI_E_IO otherwise.
 	 */
 	int (*accept)(int handle, int *conn);
 };

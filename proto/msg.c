@@ -307,6 +307,9 @@ parse_error_object(const cJSON *error, struct ivi_response *resp)
 		return IVI_E_BAD_MESSAGE;
 	if (get_string(error, "code", resp->code, sizeof(resp->code)) < 0)
 		return IVI_E_BAD_MESSAGE;
+	if (resp->code[0] == '\0' ||
+	    strspn(resp->code, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(resp->code))
+		return IVI_E_BAD_MESSAGE;
 	resp->err = ivi_err_from_code(resp->code);
 	if (resp->err == IVI_OK)
 		return IVI_E_BAD_MESSAGE;

@@ -500,6 +500,9 @@ START_TEST(test_frame_rejects_payload_not_json_object)
 		{"{} trailing", 11},
 		{"{}{}", 4},
 		{"{}\0\0", 4},
+		{"{\"a\":\"x\0y\"}", 11},
+		{"{\"a\":\"x\001y\"}", 11},
+		{"{\"a\":\"x\x1fy\"}", 11},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -989,6 +992,10 @@ START_TEST(test_response_rejects_missing_and_mistyped_fields)
 	ck_assert_int_eq(parse_response_edited(false, "error", NULL), IVI_E_BAD_MESSAGE);
 	ck_assert_int_eq(parse_response_edited(false, "error.code", NULL), IVI_E_BAD_MESSAGE);
 	ck_assert_int_eq(parse_response_edited(false, "error.code", cJSON_CreateString("ok")),
+	    IVI_E_BAD_MESSAGE);
+	ck_assert_int_eq(parse_response_edited(false, "error.code", cJSON_CreateString("")),
+	    IVI_E_BAD_MESSAGE);
+	ck_assert_int_eq(parse_response_edited(false, "error.code", cJSON_CreateString("Bad Code")),
 	    IVI_E_BAD_MESSAGE);
 	ck_assert_int_eq(parse_response_edited(false, "error.message", NULL), IVI_E_BAD_MESSAGE);
 	ck_assert_int_eq(parse_response_edited(false, "error.server_version",

@@ -60,9 +60,12 @@ parse_frame(const cJSON *json)
 	struct ivi_request req;
 	struct ivi_response resp;
 
-	if (ivi_request_parse(json, &req) == 0 && req.type == IVI_MSG_RELOAD &&
-	    strlen(req.fingerprint) != 64)
-		abort();
+	if (ivi_request_parse(json, &req) == 0) {
+		if (req.id[0] == '\0' || strlen(req.nonce) < 32 || !cJSON_IsObject(req.body))
+			abort();
+		if (req.type == IVI_MSG_RELOAD && strlen(req.fingerprint) != 64)
+			abort();
+	}
 	if (ivi_response_parse(json, &resp) == 0 && !resp.ok && resp.code[0] == '\0')
 		abort();
 }
