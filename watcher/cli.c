@@ -3,7 +3,6 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,14 +12,7 @@
 const char *
 cw_config_path(const char *option)
 {
-	const char *env;
-
-	if (option != NULL)
-		return option;
-	env = getenv(CW_CONFIG_ENV);
-	if (env != NULL && env[0] != '\0')
-		return env;
-	return CW_DEFAULT_CONFIG;
+	return option != NULL ? option : ivi_config_default_path();
 }
 
 int
@@ -54,16 +46,9 @@ cw_config_open(const char *option, struct ivi_config **out, char *errbuf, size_t
 void
 cw_bundle_opts(const struct ivi_config *cfg, struct ivi_bundle_opts *opts)
 {
-	memset(opts, 0, sizeof(*opts));
-	opts->cert_path = cfg->tls.cert_path;
-	opts->key_path = cfg->tls.key_path;
-	opts->password_env = cfg->tls.password_env;
-	opts->client_ca_path = cfg->tls.client_ca_path;
-	opts->crl_path = cfg->tls.crl_path;
-	opts->trust_ca_path = cfg->tls.trust_ca_path;
-	opts->priority = cfg->tls.priority;
-	opts->clock_skew = cfg->tls.clock_skew;
-	opts->expiry_warn_days = cfg->tls.expiry_warn_days;
+	/* cw_config_open already refused a config without reloadable files. */
+	if (ivi_bundle_opts_from_config(cfg, opts) != 0)
+		memset(opts, 0, sizeof(*opts));
 }
 
 int

@@ -13,8 +13,6 @@
 #include "ivi_proto.h"
 
 #define CW_PROGRAM "ivicli-certwatch"
-#define CW_DEFAULT_CONFIG "/etc/ivicli/config.toml"
-#define CW_CONFIG_ENV "IVICLI_CONFIG"
 
 /* sysexits(3) values used directly by the subcommands. */
 #define CW_EX_OK 0
@@ -32,7 +30,8 @@
 
 /*
  * Returns the config file to read: option when not NULL, else the value
- * of $IVICLI_CONFIG when set and not empty, else /etc/ivicli/config.toml.
+ * of $IVICLI_CONFIG when set and not empty, else /etc/ivicli/config.toml
+ * (ivi_config_default_path, shared with the server).
  */
 const char *cw_config_path(const char *option);
 

@@ -476,7 +476,7 @@ policy_rejects(struct cw_engine *e, const struct ivi_bundle_desc *d)
 static void
 engine_decide(struct cw_engine *e, const struct ivi_bundle_desc *d)
 {
-	char nb[40], na[40];
+	char nb[40], na[40], text[512];
 	size_t i;
 
 	if (strcmp(d->content_hash, e->handled) == 0)
@@ -497,8 +497,10 @@ engine_decide(struct cw_engine *e, const struct ivi_bundle_desc *d)
 		snprintf(e->handled, sizeof(e->handled), "%s", d->content_hash);
 		return;
 	}
-	for (i = 0; i < d->n_warnings; i++)
-		log_warning("watch: %s: %s", e->cfg->tls.cert_path, d->warnings[i]);
+	for (i = 0; i < d->n_warnings; i++) {
+		ivi_bundle_desc_warning(d, i, text, sizeof(text));
+		log_warning("watch: %s: %s", e->cfg->tls.cert_path, text);
+	}
 	cw_format_time(d->not_before, nb, sizeof(nb));
 	cw_format_time(d->not_after, na, sizeof(na));
 	log_notice("watch: new valid set: serial %s, not before %s, not after %s, content %.12s",
@@ -647,22 +649,11 @@ cw_engine_start(struct cw_engine *e)
 int
 cw_engine_reconfigure(struct cw_engine *e, struct ivi_config *cfg, struct ivi_key *key)
 {
-	struct cw_fswatch *fsw = NULL;
-	int rc;
-
-	rc = cw_fswatch_new(e->loop, cfg->certwatch.force_poll, cfg->certwatch.poll_interval_ms,
-	    on_fs, e, &fsw);
-	if (rc != 0) {
-		ivi_config_free(cfg);
-		ivi_key_free(key);
-		return rc;
-	}
-	cw_fswatch_free(e->fsw);
 	ivi_config_free(e->cfg);
 	ivi_key_free(e->key);
-	e->fsw = fsw;
 	e->cfg = cfg;
 	e->key = key;
+	cw_fswatch_set_mode(e->fsw, cfg->certwatch.force_poll, cfg->certwatch.poll_interval_ms);
 	e->need_status = true;
 	e->backoff = 0;
 	engine_log_start(e);

@@ -32,8 +32,8 @@ void cw_engine_start(struct cw_engine *e);
 
 /*
  * Replaces the config and key (ownership taken; the old ones are freed),
- * re-arms the watches and reconciles again. Returns 0 or a negative
- * ivi_err, in which case the engine keeps its old config.
+ * applies the new polling settings, re-arms the watches and reconciles
+ * again. Returns 0.
  */
 int cw_engine_reconfigure(struct cw_engine *e, struct ivi_config *cfg, struct ivi_key *key);
 

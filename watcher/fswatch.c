@@ -432,6 +432,28 @@ cw_fswatch_new(struct ev_loop *loop, bool force_poll, int poll_interval_ms,
 	return 0;
 }
 
+void
+cw_fswatch_set_mode(struct cw_fswatch *w, bool force_poll, int poll_interval_ms)
+{
+	size_t i;
+
+	w->interval = (poll_interval_ms > 0 ? poll_interval_ms : 5000) / 1000.0;
+	if (w->polling) {
+		ev_timer_stop(w->loop, &w->poll);
+		ev_timer_set(&w->poll, w->interval, w->interval);
+		ev_timer_start(w->loop, &w->poll);
+		w->poll_why[0] = '\0';  /* log the new interval at the next arm */
+	}
+	w->force_poll = force_poll;
+	if (force_poll && w->ifd >= 0) {
+		ev_io_stop(w->loop, &w->io);
+		close(w->ifd);
+		w->ifd = -1;
+		for (i = 0; i < w->n_dirs; i++)
+			w->dirs[i].wd = -1;
+	}
+}
+
 bool
 cw_fswatch_polling(const struct cw_fswatch *w)
 {

@@ -40,6 +40,12 @@ int cw_fswatch_new(struct ev_loop *loop, bool force_poll, int poll_interval_ms,
  */
 int cw_fswatch_arm(struct cw_fswatch *w, const char *const *paths, size_t n);
 
+/*
+ * Changes the polling settings after a config reload; the next
+ * cw_fswatch_arm applies them and logs the change of mode.
+ */
+void cw_fswatch_set_mode(struct cw_fswatch *w, bool force_poll, int poll_interval_ms);
+
 /* Returns true while the polling timer runs. */
 bool cw_fswatch_polling(const struct cw_fswatch *w);
 

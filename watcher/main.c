@@ -33,7 +33,7 @@ usage(FILE *out)
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(out, "\nEvery command takes --config FILE (default: $%s, else %s).\n"
-	    "See ivicli-certwatch(1).\n", CW_CONFIG_ENV, CW_DEFAULT_CONFIG);
+	    "See ivicli-certwatch(1).\n", IVI_CONFIG_ENV, IVI_DEFAULT_CONFIG_PATH);
 }
 
 int
