@@ -110,6 +110,5 @@ verify_chain || t_fail "the second renewed chain does not verify to pebble's roo
 expect_audit_count cert-reloaded $((reloads + 2))
 [ "$(audit_count cert-reload-rejected)" -eq 0 ] ||
 	t_fail "a reload was rejected while certbot re-pointed its live/ links"
-t_pass "renewal 2: the watcher alone made the server serve $s3"
-
 stop_pid "$PEBBLE_PID"
+t_pass "renewal 2: the watcher alone made the server serve $s3"

@@ -104,7 +104,7 @@ expect_rejected() {
 # expect_reloaded CASE VAR=VALUE...: the hook must succeed with one line and
 # make the server reload exactly once, to the new certificate.
 expect_reloaded() {
-	local case=$1 gen0 reloads lines
+	local case=$1 gen0 reloads lines first_out
 	shift
 	gen0=$(generation)
 	[ -n "$gen0" ] || t_fail "$case: cannot read the generation from /metrics"
@@ -116,13 +116,14 @@ expect_reloaded() {
 	serving new || t_fail "$case: after notify the server serves '$(served)', expected new"
 	expect_audit_count cert-reloaded $((reloads + 1))
 	[ "$(generation)" -eq $((gen0 + 1)) ] || t_fail "$case: generation went from $gen0 to $(generation)"
+	first_out=$HOOK_OUT
 
 	# Running the hook again with nothing changed on disk reloads nothing.
 	hook "$@"
 	[ "$HOOK_RC" -eq 0 ] || t_fail "$case, repeated: notify exited $HOOK_RC: $HOOK_OUT"
 	expect_audit_count cert-reloaded $((reloads + 1))
 	[ "$(generation)" -eq $((gen0 + 1)) ] || t_fail "$case, repeated: the generation changed again"
-	t_pass "$case: exit 0, one reload, \"$HOOK_OUT\""
+	t_pass "$case: exit 0, one reload, \"$first_out\""
 }
 
 # ---- lego: --renew-hook ---------------------------------------------------
