@@ -25,7 +25,7 @@
 #define CW_EX_NOPERM 77
 #define CW_EX_CONFIG 78
 
-/* Time the one-shot commands wait for the server's answer. */
+/* Time the one-shot commands wait for the server's response. */
 #define CW_CALL_TIMEOUT_MS 10000
 
 /*

@@ -39,7 +39,7 @@ cw_ctl_parse_served(const cJSON *desc, struct cw_served *served)
 
 /* Copies the parts of a parsed response the watcher uses into ans. */
 static void
-answer_fill(struct cw_answer *ans, const struct ivi_response *resp)
+answer_fill(struct cw_reply *ans, const struct ivi_response *resp)
 {
 	const cJSON *item;
 
@@ -62,7 +62,7 @@ answer_fill(struct cw_answer *ans, const struct ivi_response *resp)
 
 static int
 ctl_call(const struct ivi_config *cfg, const struct ivi_key *key, enum ivi_msg_type type,
-    cJSON *body, int timeout_ms, struct cw_answer *ans)
+    cJSON *body, int timeout_ms, struct cw_reply *ans)
 {
 	struct ivi_response resp;
 	cJSON *msg = NULL;
@@ -83,14 +83,14 @@ ctl_call(const struct ivi_config *cfg, const struct ivi_key *key, enum ivi_msg_t
 
 int
 cw_ctl_status(const struct ivi_config *cfg, const struct ivi_key *key, int timeout_ms,
-    struct cw_answer *ans)
+    struct cw_reply *ans)
 {
 	return ctl_call(cfg, key, IVI_MSG_STATUS, NULL, timeout_ms, ans);
 }
 
 int
 cw_ctl_reload(const struct ivi_config *cfg, const struct ivi_key *key, const char *fingerprint,
-    const char *reason, int timeout_ms, struct cw_answer *ans)
+    const char *reason, int timeout_ms, struct cw_reply *ans)
 {
 	cJSON *body;
 
@@ -101,7 +101,7 @@ cw_ctl_reload(const struct ivi_config *cfg, const struct ivi_key *key, const cha
 }
 
 void
-cw_answer_clear(struct cw_answer *ans)
+cw_reply_clear(struct cw_reply *ans)
 {
 	cJSON_Delete(ans->msg);
 	memset(ans, 0, sizeof(*ans));

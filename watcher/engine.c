@@ -9,7 +9,7 @@
  *                                    mismatched pair)
  *   complete but invalid          -> one warning per content hash
  *                                    (not yet valid: retry at notBefore)
- *   valid and not served          -> signed reload; report the answer
+ *   valid and not served          -> signed reload; log the response
  *
  * The server is asked what it serves at start and after it was
  * unreachable, so that a rotation made while either side was down is
@@ -33,8 +33,8 @@
 
 #define ENGINE_BACKOFF_START 0.2     /* seconds before the first retry */
 #define ENGINE_MAX_WAIT_MIN 1.0      /* a flood of events delays a check at most this long */
-#define ENGINE_STALE_TRIES 5         /* stale_fingerprint answers before backing off */
-#define ENGINE_NYV_MAX 86400.0       /* longest wait for a notBefore, seconds */
+#define ENGINE_STALE_TRIES 5         /* stale_fingerprint responses before backing off */
+#define ENGINE_NOT_BEFORE_WAIT_MAX 86400.0 /* maximum wait for a notBefore, seconds */
 
 struct cw_engine {
 	struct ev_loop *loop;
@@ -47,7 +47,7 @@ struct cw_engine {
 	double last_event;
 	double retry_at;             /* when the retry requested by this check fires, 0 = none */
 
-	/* What the server serves, as far as the engine knows. */
+	/* What the server serves, from its last status or reload response. */
 	bool need_status;            /* ask before the next decision */
 	bool server_down;
 	bool server_known;
@@ -60,7 +60,7 @@ struct cw_engine {
 	char broken_file[512];
 	double broken_since;         /* 0 while the set is complete */
 	bool broken_warned;
-	time_t nyv_at;               /* notBefore of a handled not-yet-valid set, 0 = none */
+	time_t not_before_check_at;               /* notBefore of a handled not-yet-valid set, 0 = none */
 	double backoff;
 	int stale_tries;
 
@@ -204,11 +204,11 @@ server_reachable(struct cw_engine *e)
 	e->server_down = false;
 }
 
-/* Asks the server what it serves. Returns true when it answered. */
+/* Requests the server's status. Returns true when a response arrived. */
 static bool
 server_status(struct cw_engine *e)
 {
-	struct cw_answer ans;
+	struct cw_reply ans;
 	int rc;
 
 	rc = cw_ctl_status(e->cfg, e->key, CW_CALL_TIMEOUT_MS, &ans);
@@ -228,7 +228,7 @@ server_status(struct cw_engine *e)
 		    ans.served.present ? "serial " : "no certificate",
 		    ans.served.serial, ans.served.content_hash, ans.generation);
 	}
-	cw_answer_clear(&ans);
+	cw_reply_clear(&ans);
 	return true;
 }
 
@@ -253,7 +253,7 @@ answer_is_temporary(int err)
 }
 
 static void
-reload_accepted(struct cw_engine *e, const struct ivi_bundle_desc *d, const struct cw_answer *ans)
+reload_accepted(struct cw_engine *e, const struct ivi_bundle_desc *d, const struct cw_reply *ans)
 {
 	char old_serial[130];
 
@@ -274,7 +274,7 @@ reload_accepted(struct cw_engine *e, const struct ivi_bundle_desc *d, const stru
 }
 
 static void
-reload_rejected(struct cw_engine *e, const struct ivi_bundle_desc *d, const struct cw_answer *ans)
+reload_rejected(struct cw_engine *e, const struct ivi_bundle_desc *d, const struct cw_reply *ans)
 {
 	if (ans->err == IVI_E_STALE_FINGERPRINT && ++e->stale_tries <= ENGINE_STALE_TRIES) {
 		log_info("reload: files changed after validation (stale_fingerprint); "
@@ -298,7 +298,7 @@ reload_rejected(struct cw_engine *e, const struct ivi_bundle_desc *d, const stru
 static void
 reload_send(struct cw_engine *e, const struct ivi_bundle_desc *d, const char *reason)
 {
-	struct cw_answer ans;
+	struct cw_reply ans;
 	char na[40];
 	int rc;
 
@@ -315,7 +315,7 @@ reload_send(struct cw_engine *e, const struct ivi_bundle_desc *d, const char *re
 		reload_accepted(e, d, &ans);
 	else
 		reload_rejected(e, d, &ans);
-	cw_answer_clear(&ans);
+	cw_reply_clear(&ans);
 }
 
 /* ---- the files ---------------------------------------------------------- */
@@ -410,12 +410,12 @@ invalid_retry_at_not_before(struct cw_engine *e, time_t not_before)
 	double delay;
 	char when[40];
 
-	e->nyv_at = not_before - e->cfg->tls.clock_skew;
-	delay = difftime(e->nyv_at, time(NULL));
+	e->not_before_check_at = not_before - e->cfg->tls.clock_skew;
+	delay = difftime(e->not_before_check_at, time(NULL));
 	if (delay < 1)
 		delay = 1;
-	if (delay > ENGINE_NYV_MAX)
-		delay = ENGINE_NYV_MAX;
+	if (delay > ENGINE_NOT_BEFORE_WAIT_MAX)
+		delay = ENGINE_NOT_BEFORE_WAIT_MAX;
 	retry_in(e, delay);
 	cw_format_time(time(NULL) + (time_t)delay, when, sizeof(when));
 	log_info("watch: checking the not yet valid set again at %s", when);
@@ -517,9 +517,9 @@ engine_check_content(struct cw_engine *e, const struct ivi_bundle_opts *opts, co
 	int rc;
 
 	/* A not yet valid set was handled; once its notBefore passed, look again. */
-	if (e->nyv_at != 0 && time(NULL) >= e->nyv_at) {
+	if (e->not_before_check_at != 0 && time(NULL) >= e->not_before_check_at) {
 		e->handled[0] = '\0';
-		e->nyv_at = 0;
+		e->not_before_check_at = 0;
 	}
 	if (strcmp(hash, e->handled) == 0) {
 		engine_debug(e, "watch: content unchanged (%.12s); nothing to do", hash);

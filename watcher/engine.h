@@ -1,9 +1,9 @@
 /*
  * The decision engine of `ivicli-certwatch watch`. It turns "something
- * may have changed" into at most one reload per new valid set: it waits
- * for a quiet period after events, hashes the configured files, loads and
- * validates them with the bundle loader, and sends a signed reload when
- * the set is complete, valid and different from what the server serves.
+ * may have changed" into at most one reload per new valid set. After a
+ * quiet period it hashes the configured files, loads and validates them
+ * with the bundle loader, and sends a signed reload when the set is
+ * complete, valid and different from what the server serves.
  * Incomplete sets are retried with backoff, invalid ones are reported once
  * per content, and an unreachable server is retried until it is back.
  */
@@ -27,7 +27,7 @@ struct cw_engine;
 int cw_engine_new(struct ev_loop *loop, struct ivi_config *cfg, struct ivi_key *key,
     void (*on_ready)(void *arg), void *arg, struct cw_engine **out);
 
-/* Arms the watches, asks the server what it serves and reconciles. */
+/* Arms the watches, requests the server's status and reconciles. */
 void cw_engine_start(struct cw_engine *e);
 
 /*

@@ -1,8 +1,8 @@
 /*
  * inotify on directories with a polling fallback. Files are replaced by
  * rename, re-pointed symlinks and whole directory swaps, so a watch on a
- * file's inode goes deaf; watching the directories (the file's own, every
- * symlink hop's and the resolved target's) sees all of them. Event names
+ * file's inode goes deaf. Watches on the directories (the file's own,
+ * every symlink hop's and the resolved target's) report all of them. Event names
  * are not filtered: Kubernetes publishes through dot-names such as
  * "..data", and the caller compares content anyway.
  */

@@ -19,7 +19,7 @@
 #include "ctl.h"
 #include "hookenv.h"
 
-#define NOTIFY_STALE_TRIES 3   /* re-reads after stale_fingerprint answers */
+#define NOTIFY_STALE_TRIES 3   /* re-reads after stale_fingerprint responses */
 
 static void
 notify_usage(FILE *out)
@@ -64,7 +64,7 @@ notify_parse(int argc, char **argv, const char **config_option)
 	return 0;
 }
 
-/* Logs which ACME client called and for which domains, when it says so. */
+/* Logs which ACME client called and for which domains, when its variables name them. */
 static void
 notify_log_caller(const char *client)
 {
@@ -99,13 +99,13 @@ notify_validate(const struct ivi_config *cfg, struct ivi_bundle **out)
 
 /*
  * Sends the reload and prints the outcome. Returns 0, a sysexits status,
- * or -1 when the server answered stale_fingerprint and a re-read may help.
+ * or -1 when the server responded stale_fingerprint and a re-read may help.
  */
 static int
 notify_send(const struct ivi_config *cfg, const struct ivi_key *key,
     const struct ivi_bundle_desc *d, const char *client)
 {
-	struct cw_answer ans;
+	struct cw_reply ans;
 	char reason[128];
 	int rc;
 
@@ -129,7 +129,7 @@ notify_send(const struct ivi_config *cfg, const struct ivi_key *key,
 		    ans.message);
 		rc = ivi_err_exit_status(ans.err);
 	}
-	cw_answer_clear(&ans);
+	cw_reply_clear(&ans);
 	return rc;
 }
 

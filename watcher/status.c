@@ -21,8 +21,8 @@
 
 /* Everything status reports, gathered before it is printed. */
 struct status_report {
-	int server_rc;               /* transport error, 0 when the server answered */
-	struct cw_answer ans;
+	int server_rc;               /* transport error, 0 when the server responded */
+	struct cw_reply ans;
 	struct ivi_bundle *disk;     /* NULL when the files are not valid */
 	struct ivi_bundle_error disk_err;
 	int disk_rc;
@@ -211,7 +211,7 @@ cmd_status(int argc, char **argv)
 	if (rc == 0)
 		rc = status_exit(&r);
 out:
-	cw_answer_clear(&r.ans);
+	cw_reply_clear(&r.ans);
 	ivi_bundle_free(r.disk);
 	ivi_key_free(key);
 	ivi_config_free(cfg);
