@@ -14,7 +14,7 @@
 
 #include <ev.h>
 
-/* Why the callback runs. */
+/* Reason the callback runs. */
 enum cw_fswatch_reason {
 	CW_FSWATCH_EVENT = 1,      /* inotify reported a change: debounce it */
 	CW_FSWATCH_POLL = 2,       /* polling interval elapsed: compare content now */
