@@ -32,8 +32,9 @@ check_tls(const struct ivi_config *cfg)
 	if (cfg->tls.self_signed)
 		return 0;
 
-	ivi_bundle_opts_from_config(cfg, &opts);
-	ret = ivi_bundle_load(&opts, &bundle, &err);
+	ret = ivi_bundle_opts_from_config(cfg, &opts);
+	if (ret == 0)
+		ret = ivi_bundle_load(&opts, &bundle, &err);
 	if (ret < 0) {
 		fprintf(stderr, "ivicli: certificate%s%s: %s (%s)\n", err.file[0] != '\0' ? " " : "",
 		    err.file, err.message, ivi_err_code(ret));

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -95,7 +96,7 @@ static int conn_read(struct srv_conn *c);
 static const char *
 conn_peer(const struct srv_conn *c, char *buf, size_t len)
 {
-	char host[NI_MAXHOST], port[NI_MAXSERV];
+	char host[INET6_ADDRSTRLEN], port[8];
 
 	if (getnameinfo((const struct sockaddr *)&c->peer, c->peer_len, host, sizeof(host), port,
 		sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {

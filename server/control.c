@@ -47,6 +47,7 @@ struct srv_control {
 	const char *path;
 	int fd;
 	ev_io io;
+	ev_timer accept_retry;        /* resumes accepting after EMFILE */
 	struct ivi_key *key;
 	struct ivi_replay *replay;
 	uid_t *allowed;
@@ -350,14 +351,20 @@ ctl_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct srv_control *ctl = w->data;
 	struct ivi_peer peer;
-	int fd, i;
+	int fd, i, ret;
 
 	for (i = 0; i < CTL_MAX_CONNS; i++) {
-		fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    ivi_ratelimit_allow(&ctl->rl))
-				log_error("control: accept failed (%s)", strerror(errno));
+		ret = ivi_transport_unix.accept(ctl->fd, &fd);
+		if (ret == IVI_E_BUSY)
+			return;
+		if (ret < 0) {
+			if (ivi_ratelimit_allow(&ctl->rl))
+				log_error("control: accept failed (%s); pausing for %.2f s",
+				    ivi_strerror(ret), SRV_ACCEPT_RETRY_SECONDS);
+			/* Out of descriptors: the socket stays readable, so wait instead of spinning. */
+			ev_io_stop(loop, &ctl->io);
+			ev_timer_set(&ctl->accept_retry, SRV_ACCEPT_RETRY_SECONDS, 0.);
+			ev_timer_start(loop, &ctl->accept_retry);
 			return;
 		}
 		if (ctl->n_conns >= CTL_MAX_CONNS) {
@@ -369,6 +376,14 @@ ctl_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		ctl_start(ctl, fd);
 	}
+}
+
+static void
+ctl_on_accept_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct srv_control *ctl = w->data;
+
+	ev_io_start(loop, &ctl->io);
 }
 
 /* Resolves allowed_users (names or numeric uids); unset means root and our own uid. */
@@ -425,6 +440,8 @@ srv_control_new(struct srv *srv, struct srv_control **out, char *errbuf, size_t 
 	ctl->rl.interval = 10;
 	ctl->rl.burst = 5;
 	TAILQ_INIT(&ctl->conns);
+	ev_timer_init(&ctl->accept_retry, ctl_on_accept_retry, 0., 0.);
+	ctl->accept_retry.data = ctl;
 
 	ret = ivi_key_load(cc->key_path, &ctl->key, errbuf, errlen);
 	if (ret < 0)
@@ -459,6 +476,7 @@ srv_control_free(struct srv_control *ctl)
 		return;
 	while (!TAILQ_EMPTY(&ctl->conns))
 		ctl_close(TAILQ_FIRST(&ctl->conns));
+	ev_timer_stop(ctl->srv->loop, &ctl->accept_retry);
 	if (ctl->fd >= 0) {
 		ev_io_stop(ctl->srv->loop, &ctl->io);
 		ivi_transport_unix.unlisten(ctl->path, ctl->fd);

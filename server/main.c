@@ -244,6 +244,28 @@ cmd_start(int argc, char **argv)
 	return status;
 }
 
+/* Returns true when pid no longer runs: gone, or a zombie its parent has not reaped. */
+static bool
+stop_gone(pid_t pid)
+{
+	char path[64], stat[256], *paren;
+	FILE *f;
+	bool zombie = false;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	if (fgets(stat, sizeof(stat), f) != NULL) {
+		paren = strrchr(stat, ')');
+		zombie = paren != NULL && paren[1] == ' ' && paren[2] == 'Z';
+	}
+	fclose(f);
+	return zombie;
+}
+
 /* Waits up to timeout seconds for pid to exit. Returns true when it did. */
 static bool
 stop_wait(pid_t pid, long timeout)
@@ -252,7 +274,7 @@ stop_wait(pid_t pid, long timeout)
 	long i;
 
 	for (i = 0; i < timeout * 10; i++) {
-		if (kill(pid, 0) < 0 && errno == ESRCH)
+		if (stop_gone(pid))
 			return true;
 		nanosleep(&tick, NULL);
 	}

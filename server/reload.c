@@ -273,6 +273,7 @@ reload_apply(struct srv_reload *r, struct srv_reload_job *job)
 {
 	struct srv *srv = r->srv;
 	struct srv_creds *cur;
+	char stamp[21];
 	int ret;
 
 	if (job->err == 0 && job->changed) {
@@ -308,9 +309,10 @@ reload_apply(struct srv_reload *r, struct srv_reload_job *job)
 	srv->reload_state.ok++;
 	reload_record(srv, job, "ok");
 	reload_audit_ok(srv, job);
-	log_notice("tls: reloaded certificate serial %s (fingerprint %.16s..., expires %lld) "
+	srv_fmt_time(stamp, cur->desc.not_after);
+	log_notice("tls: reloaded certificate serial %s (fingerprint %.16s..., not after %s) "
 	    "as generation %llu in %.1f ms; replaced serial %s",
-	    cur->desc.serial, cur->desc.fingerprint, (long long)cur->desc.not_after,
+	    cur->desc.serial, cur->desc.fingerprint, stamp,
 	    (unsigned long long)cur->generation, job->seconds * 1000.0, job->served.serial);
 }
 
@@ -358,7 +360,11 @@ srv_reload_new(struct srv *srv, struct srv_reload **out)
 	if (r == NULL)
 		return IVI_E_NOMEM;
 	r->srv = srv;
-	ivi_bundle_opts_from_config(srv->cfg, &r->opts);
+	ret = ivi_bundle_opts_from_config(srv->cfg, &r->opts);
+	if (ret < 0) {
+		free(r);
+		return ret;
+	}
 	r->allow_chain_shrink = srv->cfg->tls.allow_chain_shrink;
 	r->allow_rollback = srv->cfg->tls.allow_rollback;
 	TAILQ_INIT(&r->queue);

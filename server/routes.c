@@ -12,7 +12,9 @@
 #define CT_METRICS "text/plain; version=0.0.4; charset=utf-8"
 #define ALLOW_GET "Allow: GET, HEAD\r\n"
 
-#define ENVELOPE(code, message) "{\"error\":{\"code\":\"" code "\",\"message\":\"" message "\"}}"
+/* JSON bodies end with a newline so that line-based tools and terminals show them whole. */
+#define ENVELOPE(code, message) \
+	"{\"error\":{\"code\":\"" code "\",\"message\":\"" message "\"}}\n"
 
 struct route_error {
 	int status;
@@ -30,7 +32,7 @@ static const struct route_error route_errors[] = {
 	{ 503, ENVELOPE("unavailable", "too many connections; retry later") },
 };
 
-static const char healthz_body[] = "{\"status\":\"ok\"}";
+static const char healthz_body[] = "{\"status\":\"ok\"}\n";
 
 const char *
 srv_route_error_body(int status, size_t *len)

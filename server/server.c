@@ -55,16 +55,17 @@ srv_rotate_ticket_key(struct srv *srv)
 static void
 srv_log_desc(const struct ivi_bundle_desc *d, unsigned long long generation)
 {
+	char line[512], stamp[21];
 	size_t i;
 
+	srv_fmt_time(stamp, d->not_after);
 	log_notice("tls: serving certificate serial %s, subject %s, fingerprint %.16s..., "
-	    "not after %lld, generation %llu", d->serial, d->subject, d->fingerprint,
-	    (long long)d->not_after, generation);
-	for (i = 0; i < d->n_warnings; i++)
-		log_warning("tls: %s", d->warnings[i]);
-	if (d->expiring_soon)
-		log_warning("tls: the certificate expires soon (not after %lld)",
-		    (long long)d->not_after);
+	    "not after %s, generation %llu", d->serial, d->subject, d->fingerprint, stamp,
+	    generation);
+	for (i = 0; i < d->n_warnings; i++) {
+		ivi_bundle_desc_warning(d, i, line, sizeof(line));
+		log_warning("tls: %s", line);
+	}
 }
 
 /* Loads the first credentials. Returns 0 or a negative ivi_err after printing why. */
@@ -82,8 +83,11 @@ srv_tls_load(struct srv *srv)
 	if (tls->self_signed) {
 		ret = ivi_bundle_self_signed(&bundle, &err);
 	} else {
-		ivi_bundle_opts_from_config(srv->cfg, &opts);
-		ret = ivi_bundle_load(&opts, &bundle, &err);
+		ret = ivi_bundle_opts_from_config(srv->cfg, &opts);
+		if (ret == 0)
+			ret = ivi_bundle_load(&opts, &bundle, &err);
+		else
+			snprintf(err.message, sizeof(err.message), "no certificate is configured");
 	}
 	if (ret == 0)
 		ret = ivi_bundle_credentials(bundle, &xcred, &err);
@@ -253,9 +257,8 @@ srv_control_setup(struct srv *srv)
 
 	ret = srv_control_new(srv, &srv->control, errbuf, sizeof(errbuf));
 	if (ret == IVI_E_FILE_MISSING) {
-		log_warning("control: %s; running without a control socket "
-		    "(create the key with `ivicli-certwatch keygen`, reload with SIGHUP meanwhile)",
-		    errbuf);
+		log_warning("control: %s; running without a control socket until restarted "
+		    "(SIGHUP still reloads)", errbuf);
 		srv->control = NULL;
 		return 0;
 	}

@@ -124,6 +124,27 @@ fail:
 	return NULL;
 }
 
+/* Prints o compactly with a final newline; returns NULL when out of memory. */
+static char *
+status_print_line(const cJSON *o)
+{
+	char *text, *line;
+	size_t len;
+
+	text = cJSON_PrintUnformatted(o);
+	if (text == NULL)
+		return NULL;
+	len = strlen(text);
+	line = realloc(text, len + 2);
+	if (line == NULL) {
+		free(text);
+		return NULL;
+	}
+	line[len] = '\n';
+	line[len + 1] = '\0';
+	return line;
+}
+
 char *
 srv_status_tls_text(struct srv *srv)
 {
@@ -141,7 +162,7 @@ srv_status_tls_text(struct srv *srv)
 	if (item == NULL)
 		goto out;
 	cJSON_AddItemToObject(o, "connections", item);
-	text = cJSON_PrintUnformatted(o);
+	text = status_print_line(o);
 out:
 	cJSON_Delete(o);
 	return text;
