@@ -2,8 +2,8 @@
  * bench/probe: the benchmark's TLS client. It times certificate rotations
  * (rename to the first fresh handshake that presents the new serial) and
  * drives new-connection HTTPS load, against our server and the peers
- * alike. Every handshake is a full one: the client offers no session
- * ticket and keeps no session data, so no handshake is resumed.
+ * alike. Every handshake is a full one, because the client keeps no
+ * session data and so never resumes a session.
  */
 #ifndef IVI_BENCH_PROBE_H
 #define IVI_BENCH_PROBE_H

@@ -4,11 +4,11 @@
  * full handshake that presents the new serial.
  *
  * Each rotation stages the next pair in a directory outside the watched
- * one, takes t0 on CLOCK_MONOTONIC, renames the certificate and then the
- * key into place, fires the trigger (none when a watcher reacts to the
- * rename), and loops fresh handshakes until the new serial appears. After
- * the cut-over it keeps handshaking for the gap and counts every handshake
- * that still presents an older certificate.
+ * one and takes t0 on CLOCK_MONOTONIC. It then renames the certificate and
+ * the key into place and fires the trigger (none when a watcher reacts to
+ * the rename). Fresh handshakes follow until the new serial appears. After
+ * the cut-over the probe keeps handshaking for the gap and counts every
+ * handshake that still presents an older certificate.
  */
 #include "config.h"
 
@@ -250,7 +250,7 @@ latency_haproxy_command(const char *socket_path, const char *cmd, size_t len, co
 		len -= (size_t)n;
 	}
 
-	/* HAProxy answers and closes the connection (non-interactive mode). */
+	/* HAProxy sends its reply and closes the connection (non-interactive mode). */
 	for (;;) {
 		ssize_t n = read(fd, reply + got, sizeof(reply) - 1 - got);
 

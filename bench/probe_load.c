@@ -6,9 +6,9 @@
  * With --pair it also classifies the served serials against the rotation
  * cycle. A handshake counts as "old after new" when it presents an older
  * certificate although it started after another handshake had already
- * completed with the newer one; a handshake that straddled the swap (it
- * started before the first new one completed) is counted apart, because a
- * server may legitimately finish it with the credentials it began with.
+ * completed with the newer one. A handshake that started before that
+ * moment straddled the swap. It is counted apart, because a server may
+ * legitimately finish it with the credentials it began with.
  */
 #include "config.h"
 
@@ -64,9 +64,9 @@ load_on_signal(int sig)
 
 /*
  * Places one handshake's serial in the rotation cycle. A step forward of up
- * to half the cycle is a newer generation; a larger step is an older one.
- * This holds while rotations wait for each cut-over, so no observer falls
- * more than one or two generations behind.
+ * to half the cycle is a newer generation, and a larger step is an older
+ * one. This is sound while rotations wait for each cut-over, because then
+ * no observer falls more than one or two generations behind.
  */
 static void
 load_classify(struct load_state *s, const char *serial, int64_t start_ns, int64_t done_ns)

@@ -171,7 +171,7 @@ probe_handshake(const struct probe_target *target, gnutls_session_t *session, in
 	if (sock == -1)
 		return PROBE_CONNECT_FAILED;
 
-	/* GNUTLS_NO_TICKETS: offer no resumption, so every handshake is full. */
+	/* No session data is ever set on a session, so every handshake is full. */
 	if (gnutls_init(&s, GNUTLS_CLIENT | GNUTLS_NO_TICKETS) < 0)
 		goto fail;
 	if (gnutls_priority_set(s, probe_priority) < 0 ||
