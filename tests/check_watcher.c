@@ -252,16 +252,16 @@ static void
 hook_expect(int status, const char *var, const char *client)
 {
 	struct ivi_config *cfg = hook_config();
-	const char *who = NULL;
+	const char *client_name = NULL;
 	char msg[1024] = "";
 
-	ck_assert_int_eq(cw_hookenv_check(cfg, &who, msg, sizeof(msg)), status);
+	ck_assert_int_eq(cw_hookenv_check(cfg, &client_name, msg, sizeof(msg)), status);
 	if (var != NULL)
 		ck_assert_msg(strstr(msg, var) != NULL, "'%s' does not name %s", msg, var);
 	if (client != NULL)
-		ck_assert_str_eq(who, client);
+		ck_assert_str_eq(client_name, client);
 	else
-		ck_assert_ptr_null(who);
+		ck_assert_ptr_null(client_name);
 	ivi_config_free(cfg);
 }
 
