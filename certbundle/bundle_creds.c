@@ -129,6 +129,34 @@ build_self_signed(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, time_t now)
 	return gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0);
 }
 
+/*
+ * Replaces a certificate built in memory by one parsed from its DER. GnuTLS
+ * 3.7.9 reads the subject alternative names of a certificate only from
+ * parsed input, so the description would otherwise list none.
+ */
+static int
+reimport(gnutls_x509_crt_t *crt)
+{
+	gnutls_x509_crt_t parsed = NULL;
+	gnutls_datum_t der = {NULL, 0};
+	int ret;
+
+	ret = gnutls_x509_crt_export2(*crt, GNUTLS_X509_FMT_DER, &der);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_init(&parsed);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_import(parsed, &der, GNUTLS_X509_FMT_DER);
+	gnutls_free(der.data);
+	if (ret < 0) {
+		if (parsed != NULL)
+			gnutls_x509_crt_deinit(parsed);
+		return ret;
+	}
+	gnutls_x509_crt_deinit(*crt);
+	*crt = parsed;
+	return 0;
+}
+
 int
 ivi_bundle_self_signed(struct ivi_bundle **out, struct ivi_bundle_error *err)
 {
@@ -149,6 +177,8 @@ ivi_bundle_self_signed(struct ivi_bundle **out, struct ivi_bundle_error *err)
 	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
 	if (ret >= 0)
 		ret = build_self_signed(crt, b->key, time(NULL));
+	if (ret >= 0)
+		ret = reimport(&crt);
 	if (ret < 0) {
 		r = bundle_fail(err, IVI_E_INTERNAL, "", "cannot make a self-signed certificate (%s)",
 		    gnutls_strerror(ret));

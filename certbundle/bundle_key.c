@@ -211,17 +211,18 @@ bundle_import_pkcs12(const struct bundle_file *f, const char *password_env,
 		goto out;
 	*weak_cipher = uses_rc2_40(p12);
 
+	/*
+	 * GnuTLS 3.7.9 verifies the MAC of a certtool --null-password file with
+	 * the NULL password but decrypts its bags only with "", so an empty
+	 * password is tried as "" first and as NULL second.
+	 */
+	if (password == NULL || password[0] == '\0')
+		password = "";
 	ret = gnutls_pkcs12_simple_parse(p12, password, &k, &chain, &n_chain, &extra, &n_extra,
 	    NULL, GNUTLS_PKCS12_SP_INCLUDE_SELF_SIGNED);
-	if (ret == GNUTLS_E_DECRYPTION_FAILED && (password == NULL || password[0] == '\0')) {
-		/*
-		 * GnuTLS 3.7.9 verifies the MAC of a certtool --null-password file
-		 * with NULL but decrypts its key bag only with "", so the other
-		 * empty form gets a second chance.
-		 */
-		ret = gnutls_pkcs12_simple_parse(p12, password == NULL ? "" : NULL, &k, &chain,
-		    &n_chain, &extra, &n_extra, NULL, GNUTLS_PKCS12_SP_INCLUDE_SELF_SIGNED);
-	}
+	if (ret == GNUTLS_E_DECRYPTION_FAILED && password[0] == '\0')
+		ret = gnutls_pkcs12_simple_parse(p12, NULL, &k, &chain, &n_chain, &extra, &n_extra,
+		    NULL, GNUTLS_PKCS12_SP_INCLUDE_SELF_SIGNED);
 	if (ret == GNUTLS_E_DECRYPTION_FAILED) {
 		r = bundle_fail(err, IVI_E_WRONG_PASSWORD, f->path,
 		    "cannot decrypt the PKCS#12 contents: wrong password?");

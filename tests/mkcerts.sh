@@ -146,14 +146,47 @@ done
 q certtool --to-p12 --load-certificate ec.fullchain.pem --load-privkey ec.key \
 	--p12-name api.example.test --null-password --outder --outfile p-nopass.p12
 
-# ---- Client CAs, CRL and trust -----------------------------------------------
+# ---- Client CAs, client certificates, CRL ----------------------------------------
+# mkclient NAME: TLS client certificate signed by the root CA "ca"
+mkclient() {
+	genkey "$1" ecdsa
+	printf 'cn = "%s.example.test"\ntls_www_client\nsigning_key\nexpiration_days = 30\n' "$1" >"$1.tmpl"
+	q certtool --no-text --generate-certificate --load-privkey "$1.key" --load-ca-certificate ca.crt \
+		--load-ca-privkey ca.key --template "$1.tmpl" --outfile "$1.crt"
+}
+mkclient client-good
+mkclient client-revoked
 cat ca.crt ca2.crt >clientca.pem
 cat ca.crt ec.crt >clientca-leaf.pem
 printf 'crl_next_update = 30\ncrl_number = 1\n' >crl.tmpl
 q certtool --generate-crl --load-ca-privkey ca.key --load-ca-certificate ca.crt \
-	--template crl.tmpl --outfile crl.pem
+	--load-certificate client-revoked.crt --template crl.tmpl --outfile crl.pem
 certtool --crl-info --infile crl.pem --outder --outfile crl.der >/dev/null 2>&1
 printf -- '-----BEGIN X509 CRL-----\nTm90IGEgQ1JMIGF0IGFsbA==\n-----END X509 CRL-----\n' >crl-garbage.pem
+
+# ---- Expected values, computed without the code under test ---------------------
+# serial and SHA-256 fingerprint of a leaf, lowercase hex without separators
+for n in ec rsa ed25519 ed448; do
+	certtool -i --infile "$n.crt" | sed -n 's/.*Serial Number (hex): //p' | head -n 1 |
+		tr 'A-F' 'a-f' >"$n.serial"
+	openssl x509 -in "$n.crt" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' |
+		tr 'A-F' 'a-f' >"$n.fingerprint"
+done
+# be64 N: N as 8 bytes, big-endian
+be64() {
+	i=7
+	while [ "$i" -ge 0 ]; do
+		# shellcheck disable=SC2059
+		printf "\\$(printf %03o $(($1 >> (8 * i) & 255)))"
+		i=$((i - 1))
+	done
+}
+# framed FILE: the content-hash framing of one configured file
+framed() { printf '\001'; be64 "$(wc -c <"$1")"; cat "$1"; }
+{ framed ec.fullchain.pem; framed ec.key; printf '\000\000'; } | sha256sum | cut -d' ' -f1 >ec.pair.hash
+{ framed ec.fullchain.pem; framed ec.key; framed clientca.pem; framed crl.pem; } |
+	sha256sum | cut -d' ' -f1 >ec.all.hash
+{ framed p-openssl-aes.p12; printf '\000\000\000'; } | sha256sum | cut -d' ' -f1 >p12.hash
 
 # ---- Benchmark only ------------------------------------------------------------
 if [ "$bench" = "--bench" ]; then
