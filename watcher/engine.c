@@ -68,6 +68,7 @@ struct cw_engine {
 	void (*on_ready)(void *arg);
 	void *arg;
 	struct ivi_ratelimit rl_debug;
+	struct ivi_ratelimit rl_retry;   /* errors that repeat at every backoff step */
 };
 
 static void engine_check(struct cw_engine *e);
@@ -283,8 +284,9 @@ reload_rejected(struct cw_engine *e, const struct ivi_bundle_desc *d, const stru
 		return;
 	}
 	if (answer_is_temporary(ans->err) || ans->err == IVI_E_STALE_FINGERPRINT) {
-		log_error("reload: server rejected serial %s (%s: %s); retrying with backoff",
-		    d->serial, ans->code, ans->message);
+		if (ivi_ratelimit_allow(&e->rl_retry))
+			log_error("reload: server rejected serial %s (%s: %s); retrying with "
+			    "backoff", d->serial, ans->code, ans->message);
 		retry_in(e, backoff_next(e));
 		return;
 	}
@@ -609,6 +611,8 @@ cw_engine_new(struct ev_loop *loop, struct ivi_config *cfg, struct ivi_key *key,
 	e->need_status = true;
 	e->rl_debug.interval = 10;
 	e->rl_debug.burst = 50;
+	e->rl_retry.interval = 600;
+	e->rl_retry.burst = 3;
 	ev_init(&e->settle, on_settle);
 	e->settle.data = e;
 	ev_init(&e->retry, on_retry);
