@@ -80,8 +80,8 @@ grep -q 'Running deploy-hook command' "$W/le/logs/letsencrypt.log" ||
 s2=$(serial "$LIVE/cert.pem")
 [ "$s2" != "$s1" ] || t_fail "certbot renew did not change the certificate"
 
-# notify returns only after the server answered, so the new certificate is
-# served as soon as certbot is done: no waiting here.
+# notify exits only after the server's response arrived, so the new
+# certificate is served as soon as certbot is done. No waiting here.
 got=$(served)
 [ "$got" = "$s2" ] || t_fail "after the hook the server serves '$got', expected the renewed $s2"
 kill -0 "$SERVER_PID" 2>/dev/null || t_fail "server process $SERVER_PID is gone"

@@ -1,10 +1,11 @@
 #!/bin/bash
 # ACME client hooks, offline: `ivicli-certwatch notify` run with the
 # environment that lego (--renew-hook), acme.sh (--reloadcmd) and certbot
-# (--deploy-hook) set, right and wrong. Wrong input (an empty or missing
-# variable, a path without the dot before the extension as lego once sent,
-# a path that does not exist) must fail with a sysexits status and one line
-# naming the variable, without contacting the server. Right input reloads
+# (--deploy-hook) set, right and wrong. Wrong input is an empty or missing
+# variable, a path without the dot before the extension (as a lego release
+# of 2020 sent), or a path that does not exist. It must fail with a
+# sysexits status and one line naming the variable, without contacting the
+# server. Right input reloads
 # the server exactly once. The watcher is not running, so only the hook can
 # cause a reload.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"

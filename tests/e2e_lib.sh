@@ -90,7 +90,8 @@ client_loop_start() {
 	t_track "$LOOP_PID"
 }
 
-# client_loop_stop: asks the loop to stop after its current request.
+# client_loop_stop: creates the stop file, so the loop ends after its
+# current request, and waits for it.
 client_loop_stop() {
 	touch "$W/requests.stop"
 	wait "$LOOP_PID" 2>/dev/null

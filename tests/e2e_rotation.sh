@@ -91,7 +91,8 @@ printf '%s\n' "$during" | grep -qx "ok $sa" || t_fail "no request saw a during t
 printf '%s\n' "$during" | grep -qx "ok $sb" || t_fail "no request saw b during the rotations"
 
 # With one atomic swap per rotation, the served serial changes at most once
-# per rotation; more changes mean two credential sets were served at once.
+# per rotation. More changes mean that two credential sets were served at
+# the same time.
 changes=$(awk '$1 == "ok" { if (prev != "" && $2 != prev) n++; prev = $2 } END { print n + 0 }' "$LOOP_OUT")
 [ "$changes" -le $((ROTATIONS + 1)) ] ||
 	t_fail "the served serial changed $changes times for $((ROTATIONS + 1)) rotations"

@@ -10,12 +10,13 @@ ACME_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 acme_free_ports() {
 	python3 - "$1" <<'PY'
 import socket, sys
-held = []
+# Keep every socket bound until all are picked, so the ports differ.
+sockets = []
 for _ in range(int(sys.argv[1])):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    held.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in held))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sockets.append(sock)
+print(" ".join(str(sock.getsockname()[1]) for sock in sockets))
 PY
 }
 
@@ -35,7 +36,7 @@ pebble_up() {
 
 # pebble_start: starts pebble with challenge validation switched off (it
 # reports every challenge as valid, so nothing has to be reachable) and
-# waits until its directory answers. Sets PEBBLE_PID, ACME_PORT,
+# waits until its directory URL responds. Sets PEBBLE_PID, ACME_PORT,
 # MANAGEMENT_PORT, HTTP01_PORT and ACME_SERVER (the directory URL).
 pebble_start() {
 	local attempt ports
