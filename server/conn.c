@@ -44,12 +44,12 @@ enum conn_state {
 	CONN_LINGER,
 };
 
-/* What the idle timer enforces when it fires. */
+/* Action the idle timer takes when it fires. */
 enum conn_deadline {
 	DL_IDLE,     /* no request in progress: close */
-	DL_REQUEST,  /* part of a request arrived: answer 408 */
+	DL_REQUEST,  /* part of a request arrived: respond 408 */
 	DL_WRITE,    /* output stalled: close */
-	DL_LINGER,   /* final answer sent: close */
+	DL_LINGER,   /* final response sent: close */
 };
 
 struct srv_conn {
@@ -127,9 +127,9 @@ conn_want(struct srv_conn *c, bool rd, bool wr)
 }
 
 /*
- * Sets what happens at time at. The timer is restarted only when at is
- * earlier than its current expiry; later deadlines are picked up when it
- * fires, which keeps timer work off the per-request path.
+ * Sets the action dl for time at. The timer is restarted only when at is
+ * earlier than its current expiry. A later deadline is picked up when the
+ * timer fires, so the per-request path does no timer work.
  */
 static void
 conn_arm(struct srv_conn *c, enum conn_deadline dl, ev_tstamp at)

@@ -14,8 +14,9 @@ struct srv_conn;
 
 /*
  * Takes over fd (non-blocking, just accepted) and starts serving it.
- * Beyond the connection limit the client gets a 503, and beyond the
- * reserve for those answers the socket is closed at once.
+ * Beyond the connection limit the client gets a 503 response, and beyond
+ * the reserve of SRV_BUSY_RESERVE such connections the socket is closed
+ * at once.
  */
 void srv_conn_accept(struct srv *srv, int fd, const struct sockaddr *peer, socklen_t peer_len);
 

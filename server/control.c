@@ -39,7 +39,7 @@ struct ctl_conn {
 	size_t out_len;
 	size_t out_off;
 	struct srv_reload_job *job;   /* reload this peer waits for */
-	char id[64];                  /* id of the request being answered */
+	char id[64];                  /* id of the request the response is for */
 };
 
 struct srv_control {
@@ -160,7 +160,7 @@ ctl_handle_reload(struct ctl_conn *cc, const struct ivi_request *req)
 	ev_timer_start(srv->loop, &cc->timer);
 }
 
-/* Checks and answers one verified frame. */
+/* Checks one verified frame and sends the response. */
 static void
 ctl_handle(struct ctl_conn *cc, cJSON *msg)
 {
@@ -300,7 +300,7 @@ ctl_peer_allowed(const struct srv_control *ctl, uid_t uid)
 	return false;
 }
 
-/* Sets up a connection for fd; answers and drops a peer that is not allowed. */
+/* Sets up a connection for fd. A peer that is not allowed gets an error response and is dropped. */
 static void
 ctl_start(struct srv_control *ctl, int fd)
 {

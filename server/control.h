@@ -1,8 +1,8 @@
 /*
  * The control socket: signed requests from ivicli-certwatch (ping,
  * status, reload) over a local stream transport, as specified in
- * ivicli-control(7). Only peers whose uid is allowed get an answer to a
- * request; every rejection is audited and a bad peer only loses its own
+ * ivicli-control(7). Only peers whose uid is allowed get a response to a
+ * request. Every rejection is audited, and a bad peer only loses its own
  * connection.
  */
 #ifndef SRV_CONTROL_H

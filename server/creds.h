@@ -1,6 +1,6 @@
 /*
  * Reference-counted TLS credentials. The server publishes one set as
- * "current"; each TLS connection takes a reference when it starts and
+ * "current". Each TLS connection takes a reference when it starts and
  * drops it when it closes, so a set replaced by a reload lives until its
  * last connection ends. Everything here runs on the event loop thread.
  */

@@ -109,7 +109,7 @@ srv_http_respond(struct srv_http *h, int status, const char *content_type,
 	return srv_buf_append(h->out, body, body_len);
 }
 
-/* Answers an error status with the JSON envelope and ends the connection. */
+/* Appends an error response with the JSON envelope and ends the connection. */
 static void
 http_fail(struct srv_http *h, int status)
 {
@@ -158,7 +158,7 @@ srv_http_feed(struct srv_http *h, const char *data, size_t len)
 		return len;
 	}
 	if (h->parser.upgrade) {
-		/* Protocol upgrades (and CONNECT) are not offered: stop after the answer. */
+		/* Protocol upgrades (and CONNECT) are not offered: stop after the response. */
 		h->close_after = true;
 		return len;
 	}

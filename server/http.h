@@ -16,7 +16,7 @@
 
 struct srv;
 
-/* Longest request target kept for routing; longer ones get 404. */
+/* Maximum request path kept for routing; longer ones get 404. */
 #define SRV_HTTP_MAX_PATH 256
 /* Stop parsing further pipelined requests while this much output waits. */
 #define SRV_HTTP_OUTPUT_HIGH 65536
@@ -27,7 +27,7 @@ struct srv_http_limits {
 	unsigned long max_body_bytes; /* 413 */
 };
 
-/* What the router needs to know about a request. */
+/* Request fields the router uses. */
 struct srv_request {
 	enum http_method method;
 	char path[SRV_HTTP_MAX_PATH]; /* target up to '?', NUL-terminated */
@@ -51,8 +51,8 @@ struct srv_http {
 	bool in_message;      /* part of a request has arrived */
 	bool close_after;     /* close once out is flushed; ignore further input */
 	bool paused;          /* too much output waiting; call srv_http_resume() */
-	bool draining;        /* answer with Connection: close */
-	bool busy;            /* over the connection limit: answer 503 */
+	bool draining;        /* respond with Connection: close */
+	bool busy;            /* over the connection limit: respond 503 */
 	bool path_ended;      /* the rest of the target is query or fragment */
 	int error_status;     /* status chosen by a callback before it failed */
 };

@@ -12,7 +12,7 @@
  */
 int srv_pidfile_write(const char *path, char *errbuf, size_t errlen);
 
-/* Removes path when it still holds our pid. */
+/* Removes path when it still contains our pid. */
 void srv_pidfile_remove(const char *path);
 
 /*

@@ -1,8 +1,9 @@
 /*
  * Credential reloads. A reload re-reads the configured files, validates
- * them and builds new GnuTLS credentials on a worker thread, because a
- * PKCS#12 file with many PBKDF2 iterations can take a good fraction of a
- * second of CPU and the event loop must keep serving meanwhile. The result
+ * them and builds new GnuTLS credentials on a worker thread. The thread
+ * keeps the event loop serving while a PKCS#12 file written by certtool
+ * (600,000 PBKDF2 iterations) takes a few hundred milliseconds of CPU to
+ * decrypt. The result
  * comes back to the loop through an ev_async watcher, where the new set is
  * published with one pointer swap. Reloads run one at a time, in order.
  */
@@ -23,7 +24,7 @@ enum srv_reload_trigger {
 	SRV_RELOAD_CONTROL,  /* a reload request on the control socket */
 };
 
-/* What a finished reload reports to whoever asked for it. */
+/* Outcome of a finished reload, passed to the requester's callback. */
 struct srv_reload_result {
 	int err;                             /* 0 or a negative ivi_err */
 	bool changed;                        /* false: files identical to what is served */

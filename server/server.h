@@ -42,7 +42,7 @@ enum srv_status_slot {
 struct srv_stats {
 	unsigned long long accepted;
 	unsigned long long handshake_failures;
-	unsigned long long rejected_over_limit;  /* closed without an answer */
+	unsigned long long rejected_over_limit;  /* closed without a response */
 	unsigned long long responses[SRV_SLOT_COUNT];
 };
 
@@ -80,7 +80,7 @@ struct srv {
 
 	TAILQ_HEAD(srv_conn_list, srv_conn) conns;
 	unsigned long n_conns;            /* every open connection, busy ones included */
-	unsigned long n_busy;             /* connections answering 503 */
+	unsigned long n_busy;             /* connections that get a 503 response */
 
 	struct srv_reload *reload;
 	struct srv_control *control;

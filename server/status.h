@@ -1,7 +1,7 @@
 /*
- * What the server reports about itself: the control protocol's status
- * result, the GET /v1/tls document (a superset of it) and the /metrics
- * text in the Prometheus exposition format.
+ * Status reports of the server: the control protocol's status result,
+ * the GET /v1/tls document (a superset of it) and the /metrics text in
+ * the Prometheus exposition format.
  */
 #ifndef SRV_STATUS_H
 #define SRV_STATUS_H

@@ -21,7 +21,7 @@ static struct ivi_config test_cfg;
 static struct srv test_srv;
 static struct srv_buf test_out;
 
-/* A zeroed server with the default limits and TLS off. */
+/* Zeroes the test server: TLS off, 1 KiB header limit, 100-byte body limit. */
 static void
 setup(void)
 {
