@@ -25,7 +25,7 @@ seed() {
 	byte=$2
 	shift 2
 	"$probe" --key "$tmp/key" --output "$tmp/frame" "$@"
-	{ printf "\\$byte"; cat "$tmp/frame"; } >"$out/$name"
+	{ printf %b "\\0$byte"; cat "$tmp/frame"; } >"$out/$name"
 }
 
 mkdir -p "$out"
@@ -49,7 +49,7 @@ seed flags-set 021 --raw-hex 4956494301010000000000027b7d
 
 # Payloads that fuzz_frame signs itself (mode byte with bit 7 set).
 payload() {
-	{ printf "\\$2"; printf '%s' "$3"; } >"$out/$1"
+	{ printf %b "\\0$2"; printf '%s' "$3"; } >"$out/$1"
 }
 payload signed-ping 201 '{"version":1,"type":"ping","id":"a1","timestamp":1796415600,"nonce":"3b9e0a6f4c2d8e71a5f0b3c9d2e4f6a8","body":{}}'
 payload signed-reload 202 '{"version":1,"type":"reload","id":"a2","timestamp":1796415600,"nonce":"3b9e0a6f4c2d8e71a5f0b3c9d2e4f6a8","body":{"target":"api.tls","fingerprint":"'"$fp"'","reason":"renewed"}}'
