@@ -1,7 +1,7 @@
 /*
- * Chain ordering: the leaf is the certificate whose public key matches the
- * private key, whatever its place in the file; its issuers follow, each
- * found by name and checked by signature; certificates unrelated to that
+ * Chain ordering. The leaf is the certificate whose public key matches the
+ * private key, whatever its place in the file. Its issuers follow, each
+ * found by name and checked by signature, and certificates outside that
  * path are dropped. GnuTLS's own loader takes the first certificate as
  * the leaf and reports a shuffled chain as a key mismatch, which misleads.
  */

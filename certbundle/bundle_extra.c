@@ -1,9 +1,9 @@
 /*
  * The client authentication part of a bundle: the CA bundle that client
- * certificates are verified against, and the CRL. Both are PEM or DER. Any
- * content problem of these files is reported as client_ca_invalid or
- * crl_invalid with the reason in the message; missing or unreadable files
- * keep their file codes.
+ * certificates are verified against, and the CRL. Both are PEM or DER. A
+ * problem with the contents of these files is reported as
+ * client_ca_invalid or crl_invalid, with the reason in the message. A
+ * missing or unreadable file keeps its file code.
  */
 #include "config.h"
 

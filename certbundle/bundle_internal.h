@@ -92,11 +92,11 @@ void bundle_hex(const unsigned char *bytes, size_t len, char *out);
 bool bundle_is_der(const struct bundle_file *f);
 
 /*
- * Checks that f is PEM text holding at least one block whose label is one
- * of labels (NULL-terminated; a label starting with '*' matches any label
- * ending with the rest): not empty, not UTF-16, not DER, every block with
- * its END line. code_override, when non-zero, replaces the specific code
- * (used for the client CA bundle and the CRL).
+ * Checks that f is PEM text: not empty, not UTF-16, not DER, every block
+ * with its END line, and at least one block labelled with one of labels.
+ * labels is NULL-terminated, and an entry starting with '*' matches any
+ * label ending with the rest. code_override, when non-zero, replaces the
+ * specific code (used for the client CA bundle and the CRL).
  */
 int bundle_check_pem(const struct bundle_file *f, const char *const *labels, int code_override,
     struct ivi_bundle_error *err);
@@ -111,9 +111,9 @@ int bundle_import_key(const struct bundle_file *f, const char *password_env,
     gnutls_x509_privkey_t *out, struct ivi_bundle_error *err);
 
 /*
- * Imports a PKCS#12 file: its key and every certificate it holds (in no
- * particular order, caller frees with bundle_free_crts). Sets *weak_cipher
- * when a bag uses RC2-40.
+ * Imports a PKCS#12 file: its key and every certificate it contains, in no
+ * particular order (the caller frees them with bundle_free_crts). Sets
+ * *weak_cipher when a bag uses RC2-40.
  */
 int bundle_import_pkcs12(const struct bundle_file *f, const char *password_env,
     gnutls_x509_privkey_t *key, gnutls_x509_crt_t **certs, unsigned *n_certs, bool *weak_cipher,
@@ -141,9 +141,11 @@ bool bundle_crt_self_issued(gnutls_x509_crt_t crt);
 
 /* ---- bundle_validate.c ------------------------------------------------- */
 
-/* Validity window, expiry warning, key usage, trust and priority checks. */
+/* Runs the validity window, expiry warning, key usage, trust and priority checks. */
 int bundle_validate(struct ivi_bundle *b, const struct ivi_bundle_opts *opts,
     const struct bundle_files *files, time_t now, struct ivi_bundle_error *err);
+
+/* ---- bundle_priority.c ------------------------------------------------- */
 
 /* Checks that priority can be used with a key of algorithm pk (and ECDSA curve). */
 int bundle_check_priority(const char *priority, gnutls_pk_algorithm_t pk,

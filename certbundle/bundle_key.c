@@ -125,8 +125,8 @@ uses_rc2_40(gnutls_pkcs12_t p12)
 
 /*
  * Finds the password that verifies the MAC. Without a configured password
- * both the NULL and the empty password are tried, because PKCS#12 tells
- * them apart (certtool --null-password, openssl -passout pass:). Sets
+ * both the NULL and the empty password are tried, because PKCS#12
+ * distinguishes them (certtool --null-password, openssl -passout pass:). Sets
  * *which to the one that worked (NULL, "" or the configured one).
  */
 static int

@@ -2,7 +2,7 @@
  * Whether a GnuTLS priority string can serve a certificate of a given key
  * type. A renewal that switches RSA to ECDSA (or to EdDSA) under a priority
  * string written for RSA makes every handshake of some protocol version
- * fail; this check rejects such a bundle before it is served.
+ * fail, so this check rejects such a bundle before it is served.
  *
  * The rule, per protocol family the string enables:
  * - TLS 1.3 needs a signature algorithm for the key: RSA-PSS-RSAE for an

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +20,9 @@
 #include "ivi_err.h"
 
 /*
- * Attempts at reading a consistent set of files. A writer that keeps
- * swapping files faster than this is read as it is; the mismatch it causes
- * then shows up as a validation error and the caller retries later.
+ * Attempts at opening a consistent set of files. When the files keep
+ * changing under every attempt, the load fails with IVI_E_BUSY and the
+ * caller retries later.
  */
 #define READ_ATTEMPTS 3
 
@@ -68,27 +69,35 @@ set_slots(const struct ivi_bundle_opts *opts, bool with_trust, struct bundle_fil
 	files->slot[SLOT_TRUST].role = "trust CA";
 }
 
-/* Opens path and checks its type and size; maps errno to our codes. */
+/* Maps the errno of opening or resolving f->path to our codes. */
 static int
-open_checked(const struct bundle_file *f, int *fd_out, struct stat *st,
+fail_open(const struct bundle_file *f, int e, struct ivi_bundle_error *err)
+{
+	if (e == ENOENT || e == ENOTDIR)
+		return bundle_fail(err, IVI_E_FILE_MISSING, f->path, "%s file not found", f->role);
+	if (e == EACCES || e == EPERM)
+		return bundle_fail(err, IVI_E_FILE_PERMISSION, f->path,
+		    "%s file: permission denied", f->role);
+	return bundle_fail(err, IVI_E_IO, f->path, "cannot open the %s file (%s)", f->role,
+	    strerror(e));
+}
+
+/*
+ * Resolves f->path (symlinks included) into resolved, opens that path and
+ * checks the file's type and size.
+ */
+static int
+open_checked(const struct bundle_file *f, char *resolved, int *fd_out, struct stat *st,
     struct ivi_bundle_error *err)
 {
 	int fd;
 
+	if (realpath(f->path, resolved) == NULL)
+		return fail_open(f, errno, err);
 	/* O_NONBLOCK so that opening a FIFO does not wait for a writer. */
-	fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		int e = errno;
-
-		if (e == ENOENT || e == ENOTDIR)
-			return bundle_fail(err, IVI_E_FILE_MISSING, f->path, "%s file not found",
-			    f->role);
-		if (e == EACCES || e == EPERM)
-			return bundle_fail(err, IVI_E_FILE_PERMISSION, f->path,
-			    "%s file: permission denied", f->role);
-		return bundle_fail(err, IVI_E_IO, f->path, "cannot open the %s file (%s)", f->role,
-		    strerror(e));
-	}
+	fd = open(resolved, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return fail_open(f, errno, err);
 	if (fstat(fd, st) < 0) {
 		int e = errno;
 
@@ -172,64 +181,83 @@ read_all(int fd, size_t size_hint, struct bundle_file *f, struct ivi_bundle_erro
 	return 0;
 }
 
-/* True when every open file is still what its path names now. */
+/*
+ * True when every path still resolves to the name it resolved to when it
+ * was opened, and that name still leads to the opened file.
+ */
 static bool
-paths_unchanged(const struct bundle_files *files, const struct stat *opened)
+paths_unchanged(const struct bundle_files *files, char (*resolved)[PATH_MAX],
+    const struct stat *opened)
 {
+	char now_path[PATH_MAX];
+
 	for (int i = 0; i < SLOT_COUNT; i++) {
 		struct stat now;
 
 		if (files->slot[i].path == NULL)
 			continue;
-		if (stat(files->slot[i].path, &now) < 0 || now.st_dev != opened[i].st_dev ||
+		if (realpath(files->slot[i].path, now_path) == NULL ||
+		    strcmp(now_path, resolved[i]) != 0)
+			return false;
+		if (stat(now_path, &now) < 0 || now.st_dev != opened[i].st_dev ||
 		    now.st_ino != opened[i].st_ino)
 			return false;
 	}
 	return true;
 }
 
+static void
+close_all(int *fds)
+{
+	for (int i = 0; i < SLOT_COUNT; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
 /*
- * Opens every file, then checks that each path still leads to the file that
- * was opened. A Kubernetes secret volume swaps its "..data" link to a new
- * directory and deletes the old one; certbot re-points its live/ links one
- * by one. If such a swap happened while the files were being opened, the
- * set may mix two generations, so it is opened again. Once open, the
- * descriptors pin one generation even if it is deleted before the read.
+ * Opens every file through its resolved name, then checks that each path
+ * still resolves to that name and file. A Kubernetes secret volume swaps
+ * its "..data" link to a new directory and deletes the old one, and
+ * certbot re-points its live/ links one by one. If a swap happens while
+ * the files are being opened, the set may mix two generations, so it is
+ * opened again. Both writers give every generation new names, so a path
+ * that resolves to the same name before and after was not swapped in
+ * between. Once open, the descriptors pin their files even if they are
+ * deleted before the read.
  */
 static int
 open_generation(struct bundle_files *files, int *fds, struct ivi_bundle_error *err)
 {
+	char (*resolved)[PATH_MAX];
 	struct stat st[SLOT_COUNT];
 	int r = 0;
 
-	for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-		for (int i = 0; i < SLOT_COUNT; i++)
-			fds[i] = -1;
+	for (int i = 0; i < SLOT_COUNT; i++)
+		fds[i] = -1;
+	resolved = calloc(SLOT_COUNT, sizeof(*resolved));
+	if (resolved == NULL)
+		return bundle_fail(err, IVI_E_NOMEM, "", "out of memory");
+	for (int attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+		r = 0;
 		for (int i = 0; i < SLOT_COUNT && r == 0; i++) {
 			if (files->slot[i].path != NULL)
-				r = open_checked(&files->slot[i], &fds[i], &st[i], err);
+				r = open_checked(&files->slot[i], resolved[i], &fds[i], &st[i], err);
 		}
-		if (r == 0 && paths_unchanged(files, st))
+		if (r == 0 && paths_unchanged(files, resolved, st))
 			break;
-		if (r < 0 && (r != IVI_E_FILE_MISSING || attempt + 1 == READ_ATTEMPTS))
+		close_all(fds);
+		/* A missing file may be the middle of a swap: try again, then report it. */
+		if (r < 0 && r != IVI_E_FILE_MISSING)
 			break;
-		if (r == 0 && attempt + 1 == READ_ATTEMPTS)
-			break;
-		/* A file vanished or moved in the middle of a swap: open all again. */
-		for (int i = 0; i < SLOT_COUNT; i++) {
-			if (fds[i] >= 0)
-				close(fds[i]);
-			fds[i] = -1;
-		}
-		r = 0;
+		if (r == 0 && attempt == READ_ATTEMPTS)
+			r = bundle_fail(err, IVI_E_BUSY, files->slot[SLOT_CERT].path,
+			    "the files changed %d times while they were opened (a rotation in "
+			    "progress?); try again",
+			    READ_ATTEMPTS);
 	}
-	if (r < 0) {
-		for (int i = 0; i < SLOT_COUNT; i++) {
-			if (fds[i] >= 0)
-				close(fds[i]);
-			fds[i] = -1;
-		}
-	}
+	free(resolved);
 	return r;
 }
 

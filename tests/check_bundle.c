@@ -4,7 +4,7 @@
  * credentials built from a bundle serve a real TLS handshake.
  *
  * The fixtures come from tests/mkcerts.sh, run once per test program in a
- * private temporary directory; the expected serials, fingerprints and
+ * private temporary directory. The expected serials, fingerprints and
  * content hashes are computed there by certtool, openssl and sha256sum.
  */
 #include "config.h"
@@ -298,7 +298,7 @@ START_TEST(test_trust_ca_verifies_chain)
 	b = load_ok(&o);
 	ivi_bundle_free(b);
 
-	/* A lone leaf still verifies when the trust file holds its issuer. */
+	/* A lone leaf still verifies when the trust file contains its issuer. */
 	opts_for(&o, "ec.crt", "ec.key");
 	o.trust_ca_path = fx("int.crt");
 	b = load_ok(&o);
@@ -622,6 +622,106 @@ START_TEST(test_symlinks_followed)
 	read_expected("ec.pair.hash", want, sizeof(want));
 	ck_assert_str_eq(ivi_bundle_describe(b)->content_hash, want);
 	ivi_bundle_free(b);
+}
+END_TEST
+
+/*
+ * Swaps a Kubernetes-style secret volume in fixtures/k8s the way the
+ * kubelet does, until killed: a new "..gen-N" directory with one of two
+ * key pairs, a "..data" link renamed over the old one, then the old
+ * directory deleted. Bursts of 32 swaps alternate with 5 ms of calm, so
+ * that loads both race with swaps and find quiet moments.
+ */
+static void
+run_kubelet_swapper(void)
+{
+	static const char *const pairs[2][2] = {
+		{"ec.fullchain.pem", "ec.key"},
+		{"rsa.fullchain.pem", "rsa.key"},
+	};
+	char dir[PATH_MAX + 64], prev[PATH_MAX + 64] = "", path[PATH_MAX + 96];
+	char target[PATH_MAX];
+
+	/* Check's SIGTERM handler would stop the whole process group, not just us. */
+	signal(SIGTERM, SIG_DFL);
+	for (unsigned n = 1; n < 1000000; n++) {
+		snprintf(dir, sizeof(dir), "%s/..gen-%u", fx("k8s"), n);
+		if (mkdir(dir, 0700) != 0)
+			_exit(2);
+		snprintf(path, sizeof(path), "%s/tls.crt", dir);
+		if (link(fx(pairs[n % 2][0]), path) != 0)
+			_exit(3);
+		snprintf(path, sizeof(path), "%s/tls.key", dir);
+		if (link(fx(pairs[n % 2][1]), path) != 0)
+			_exit(4);
+		snprintf(target, sizeof(target), "..gen-%u", n);
+		unlink(fx("k8s/..data_tmp"));
+		if (symlink(target, fx("k8s/..data_tmp")) != 0 ||
+		    rename(fx("k8s/..data_tmp"), fx("k8s/..data")) != 0)
+			_exit(5);
+		if (prev[0] != '\0') {
+			snprintf(path, sizeof(path), "%s/tls.crt", prev);
+			unlink(path);
+			snprintf(path, sizeof(path), "%s/tls.key", prev);
+			unlink(path);
+			rmdir(prev);
+		}
+		snprintf(prev, sizeof(prev), "%s", dir);
+		if (n % 32 == 0)
+			usleep(5 * 1000);
+	}
+	_exit(0);
+}
+
+/*
+ * While the volume keeps swapping, every load sees one generation. It may
+ * find a file missing or the files changing (busy), but never the
+ * certificate of one generation with the key of the other.
+ */
+START_TEST(test_k8s_swap_never_mixes_pair)
+{
+	struct ivi_bundle_opts o;
+	unsigned ok = 0, transient = 0;
+	time_t end;
+	int status;
+	pid_t pid;
+
+	ck_assert_int_eq(mkdir(fx("k8s"), 0700), 0);
+	ck_assert_int_eq(symlink("..data/tls.crt", fx("k8s/tls.crt")), 0);
+	ck_assert_int_eq(symlink("..data/tls.key", fx("k8s/tls.key")), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		run_kubelet_swapper();
+
+	opts_for(&o, "k8s/tls.crt", "k8s/tls.key");
+	end = time(NULL) + 2;
+	for (int i = 0; i < 100000 && time(NULL) < end; i++) {
+		struct ivi_bundle_error err;
+		struct ivi_bundle *b = NULL;
+		int r = ivi_bundle_load(&o, &b, &err);
+
+		if (r == 0) {
+			const char *type = ivi_bundle_describe(b)->key_type;
+
+			ck_assert(strcmp(type, "ECDSA P-256") == 0 || strcmp(type, "RSA") == 0);
+			ok++;
+		} else if (r == IVI_E_FILE_MISSING || r == IVI_E_BUSY) {
+			transient++;
+		} else {
+			ck_abort_msg("load %d during swaps: %s (%s)", i, ivi_err_code(r),
+			    err.message);
+		}
+		ivi_bundle_free(b);
+	}
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFSIGNALED(status), "swapper stopped early with status %d",
+	    WEXITSTATUS(status));
+	ck_assert_uint_gt(ok + transient, 0);
+
+	/* Once the volume is quiet, the last generation loads. */
+	ivi_bundle_free(load_ok(&o));
 }
 END_TEST
 
@@ -1048,6 +1148,7 @@ bundle_suite(void)
 	tcase_add_test(tc, test_expiring_soon_warns);
 	tcase_add_test(tc, test_priority_usable_with_key);
 	tcase_add_test(tc, test_symlinks_followed);
+	tcase_add_test(tc, test_k8s_swap_never_mixes_pair);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");
