@@ -24,8 +24,7 @@ gen() {
 
 t_init
 mkpki
-mkleaf old
-mkleaf new
+w_mkleaves old new
 mkdir sec
 gen old 2024_01_01_00_00_00.000000001
 w_config "$W/sec/tls.crt" "$W/sec/tls.key"

@@ -36,13 +36,24 @@ ${4:-}
 CFG
 }
 
+# w_mkleaves NAME...: leaf certificates that all expire at the same second.
+# Tests rotate back and forth between them; certificates made a second
+# apart would differ in notAfter, and going back to the earlier one is a
+# rollback that the default policy (allow_rollback = false) rejects.
+w_mkleaves() {
+	local expiry name
+	expiry=$(date -u -d '+90 days' '+%Y-%m-%d %H:%M:%S')
+	for name in "$@"; do
+		mkleaf "$name" ecdsa "expiration_date = \"$expiry\""
+	done
+}
+
 # w_start_live [TLS_LINES] [CERTWATCH_LINES]: the usual start of a case:
 # PKI, certificates old and new, old installed in live/, server and
 # watcher running on it, old served.
 w_start_live() {
 	mkpki
-	mkleaf old
-	mkleaf new
+	w_mkleaves old new
 	install_pair old "$W/live"
 	w_config "$W/live/tls.crt" "$W/live/tls.key" "${1:-}" "${2:-}"
 	make_control_key

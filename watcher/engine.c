@@ -463,6 +463,7 @@ policy_rejects(struct cw_engine *e, const struct ivi_bundle_desc *d)
 		return false;
 	memset(&served, 0, sizeof(served));
 	memset(&err, 0, sizeof(err));
+	snprintf(served.serial, sizeof(served.serial), "%s", e->served.serial);
 	served.chain_len = e->served.chain_len;
 	served.not_after = e->served.not_after_t;
 	if (ivi_bundle_check_replacement(d, &served, tls->allow_chain_shrink, tls->allow_rollback,
