@@ -187,6 +187,24 @@ start_override(struct ivi_config *cfg, const struct start_args *a)
 	return 0;
 }
 
+/*
+ * Returns the config file to read: --config, else $IVICLI_CONFIG, else
+ * IVI_DEFAULT_CONFIG_PATH when it exists, else NULL for built-in defaults
+ * (so that `ivicli api start --tls-self-signed` works with no file at all).
+ */
+static const char *
+start_config_path(const char *option)
+{
+	const char *path;
+
+	if (option != NULL)
+		return option;
+	path = ivi_config_default_path();
+	if (getenv(IVI_CONFIG_ENV) == NULL && access(path, F_OK) < 0)
+		return NULL;
+	return path;
+}
+
 /* Loads the config, applies the overrides and validates. Returns 0 or an exit status. */
 static int
 start_config(const struct start_args *a, struct ivi_config **out)
@@ -195,7 +213,7 @@ start_config(const struct start_args *a, struct ivi_config **out)
 	char errbuf[512] = "";
 	int ret, status;
 
-	ret = ivi_config_load(a->config, &cfg, errbuf, sizeof(errbuf));
+	ret = ivi_config_load(start_config_path(a->config), &cfg, errbuf, sizeof(errbuf));
 	if (ret < 0) {
 		fprintf(stderr, "ivicli: %s\n", errbuf);
 		return ivi_err_exit_status(ret);
@@ -203,6 +221,8 @@ start_config(const struct start_args *a, struct ivi_config **out)
 	status = start_override(cfg, a);
 	if (status != 0)
 		goto fail;
+	if (!cfg->api.port_set)
+		cfg->api.port = ivi_config_default_port(cfg);
 	ret = ivi_config_validate(cfg, errbuf, sizeof(errbuf));
 	if (ret < 0) {
 		fprintf(stderr, "ivicli: %s\n", errbuf);
@@ -310,8 +330,8 @@ cmd_stop(int argc, char **argv)
 		default: usage(stderr); return EX_USAGE;
 		}
 	}
-	if (pid_file == NULL && config != NULL) {
-		ret = ivi_config_load(config, &cfg, errbuf, sizeof(errbuf));
+	if (pid_file == NULL && start_config_path(config) != NULL) {
+		ret = ivi_config_load(start_config_path(config), &cfg, errbuf, sizeof(errbuf));
 		if (ret < 0) {
 			fprintf(stderr, "ivicli: %s\n", errbuf);
 			return ivi_err_exit_status(ret);

@@ -295,8 +295,7 @@ srv_start(struct srv *srv, const char *address_file)
 			return ivi_err_exit_status(ret);
 	}
 
-	port = cfg->api.port_set ? cfg->api.port :
-	    (srv->tls_enabled ? IVI_DEFAULT_PORT_TLS : IVI_DEFAULT_PORT_PLAIN);
+	port = cfg->api.port_set ? cfg->api.port : ivi_config_default_port(cfg);
 	ret = srv_listen(srv, cfg->api.bind != NULL ? cfg->api.bind : IVI_DEFAULT_BIND, port,
 	    &os_errno, errbuf, sizeof(errbuf));
 	if (ret < 0) {

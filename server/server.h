@@ -41,6 +41,8 @@ enum srv_status_slot {
 
 struct srv_stats {
 	unsigned long long accepted;
+	unsigned long long handshakes;           /* completed, resumed ones included */
+	unsigned long long handshakes_resumed;
 	unsigned long long handshake_failures;
 	unsigned long long rejected_over_limit;  /* closed without a response */
 	unsigned long long responses[SRV_SLOT_COUNT];

@@ -243,10 +243,15 @@ metrics_connections(struct srv_buf *b, const struct srv *srv)
 	    "# HELP ivicli_connections_rejected_total Connections closed at once because the limit was reached.\n"
 	    "# TYPE ivicli_connections_rejected_total counter\n"
 	    "ivicli_connections_rejected_total %llu\n"
+	    "# HELP ivicli_tls_handshakes_total Completed TLS handshakes, by session resumption.\n"
+	    "# TYPE ivicli_tls_handshakes_total counter\n"
+	    "ivicli_tls_handshakes_total{resumed=\"false\"} %llu\n"
+	    "ivicli_tls_handshakes_total{resumed=\"true\"} %llu\n"
 	    "# HELP ivicli_tls_handshake_failures_total Failed or timed out TLS handshakes.\n"
 	    "# TYPE ivicli_tls_handshake_failures_total counter\n"
 	    "ivicli_tls_handshake_failures_total %llu\n",
 	    srv->n_conns, srv->stats.accepted, srv->stats.rejected_over_limit,
+	    srv->stats.handshakes - srv->stats.handshakes_resumed, srv->stats.handshakes_resumed,
 	    srv->stats.handshake_failures);
 	if (srv->tls_enabled) {
 		ret |= srv_buf_puts(b,

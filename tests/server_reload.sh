@@ -56,6 +56,10 @@ printf 'GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' |
 grep -q '^HTTP/1.1 200' "$W/sess2.out" || t_fail "resuming a session from before the swap failed"
 grep -qE '^(Reused|New),' "$W/sess2.out" || t_fail "no session line from openssl s_client"
 t_log "resumption after the swap: $(grep -E '^(Reused|New),' "$W/sess2.out" | head -n 1)"
+if grep -q '^Reused,' "$W/sess2.out"; then
+	http_body /metrics | grep -q '^ivicli_tls_handshakes_total{resumed="true"} [1-9]' ||
+		t_fail "resumed handshake not counted in /metrics"
+fi
 
 tls=$(http_body /v1/tls)
 [ "$(echo "$tls" | json_value on_older_credentials)" = 1 ] ||
