@@ -66,12 +66,12 @@ expect_status 431 header_too_large "$W/huge.req" "64 KiB of headers"
 t_pass "huge headers: 431 header_too_large"
 
 # ---- invalid requests --------------------------------------------------------
-n=0
+ncases=0
 while IFS='|' read -r want code what request; do
 	[ -n "$want" ] || continue
-	printf '%b' "$request" >"$W/bad$n.req"
-	expect_status "$want" "$code" "$W/bad$n.req" "$what"
-	n=$((n + 1))
+	printf '%b' "$request" >"$W/bad$ncases.req"
+	expect_status "$want" "$code" "$W/bad$ncases.req" "$what"
+	ncases=$((ncases + 1))
 done <<'CASES'
 400|bad_request|a request line of garbage|NOT HTTP AT ALL\r\n\r\n
 400|bad_request|HTTP/1.1 without Host|GET /healthz HTTP/1.1\r\n\r\n
@@ -81,7 +81,7 @@ done <<'CASES'
 400|bad_request|a chunk size that is not hex|POST /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n
 413|payload_too_large|a 1 GB Content-Length|POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000\r\n\r\n
 CASES
-t_pass "invalid requests: $n cases answered 400 or 413 with the error envelope"
+t_pass "invalid requests: $ncases cases answered 400 or 413 with the error envelope"
 
 # ---- TLS garbage -------------------------------------------------------------
 # raw_exchange HEX: sends the bytes on a plain TCP connection and prints the

@@ -82,6 +82,7 @@ f_new_audit() { tail -c "+$((F_ALOG + 1))" "${F_AUDIT_FILE:-$W/audit.log}" 2>/de
 
 # f_count_new LOG REGEX: lines of f_new_LOG (slog, wlog, audit) matching REGEX.
 f_count_new() {
+	local n
 	n=$("f_new_$1" | grep -cE "$2")
 	echo "${n:-0}"
 }
@@ -92,6 +93,7 @@ f_has_new() { [ "$(f_count_new "$1" "$2")" -gt 0 ]; }
 # f_expect_one LOG REGEX WHAT: waits (bounded) for a new line of LOG
 # matching REGEX, then checks that exactly one such line was written.
 f_expect_one() {
+	local n
 	t_wait_for 20 f_has_new "$1" "$2" || t_fail "no $1 line matching /$2/ after $3"
 	sleep 0.5
 	n=$(f_count_new "$1" "$2")
@@ -100,6 +102,7 @@ f_expect_one() {
 
 # f_expect_none LOG REGEX WHAT: no new line of LOG matches REGEX.
 f_expect_none() {
+	local n
 	n=$(f_count_new "$1" "$2")
 	[ "$n" -eq 0 ] || t_fail "unexpected $1 line after $3: $("f_new_$1" | grep -E "$2" | head -n 3)"
 }
@@ -124,6 +127,7 @@ PY
 # f_ctl_code ARGS...: sends a request with ctlprobe and prints the error
 # code of the response ("ok" for a successful one, "none" without one).
 f_ctl_code() {
+	local out
 	out=$(ctl "$@" 2>>"$W/ctlprobe.log")
 	case $out in
 	*'"ok":true'*) echo ok ;;
@@ -134,6 +138,7 @@ f_ctl_code() {
 
 # f_expect_code WANT ARGS...: the response to `ctl ARGS` has code WANT.
 f_expect_code() {
+	local want got
 	want=$1
 	shift
 	got=$(f_ctl_code "$@")
@@ -148,6 +153,7 @@ F_USER=""
 # this run and sets F_USER and F_UID. The caller's cleanup must call
 # f_remove_user. Returns 1 when not root or when useradd fails.
 f_make_user() {
+	local name
 	[ "$(id -u)" -eq 0 ] || return 1
 	command -v useradd >/dev/null || return 1
 	name="ivif$$"
