@@ -124,5 +124,35 @@ t_pass "503 at the connection limit, 200 again once connections closed"
 
 grep -q '^ivicli_http_responses_total{code="503"} [1-9]' <(http_body /metrics) ||
 	t_fail "503 responses not counted"
+
+# ---- descriptor exhaustion -------------------------------------------------
+# With RLIMIT_NOFILE just above what is open, accept(2) fails with EMFILE:
+# the server pauses accepting instead of spinning, and serves again once
+# descriptors are free.
+if command -v prlimit >/dev/null; then
+	limit_before=$(prlimit --pid "$SERVER_PID" --nofile --output SOFT,HARD --noheadings)
+	fds=$(fd_count "$SERVER_PID")
+	hard=$(echo "$limit_before" | awk '{print $2}')
+	# Only the soft limit moves: raising a hard limit again needs CAP_SYS_RESOURCE.
+	prlimit --pid "$SERVER_PID" --nofile=$((fds + 2)):"$hard" || t_fail "prlimit failed"
+	for i in 1 2 3 4 5 6; do
+		sleep 6 | timeout 20 gnutls-cli --no-ca-verification -p "$PORT" 127.0.0.1 \
+			>"$W/emfile$i.out" 2>&1 &
+		t_track $!
+	done
+	t_wait_for 10 grep -q 'pausing for' "$W/server.log" || t_fail "no EMFILE pause logged"
+	ticks0=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+	sleep 2
+	ticks1=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+	# A spinning accept loop would burn about 200 ticks (2 s of CPU) here.
+	[ $((ticks1 - ticks0)) -lt 100 ] || t_fail "server used $((ticks1 - ticks0)) ticks in 2 s while out of descriptors"
+	prlimit --pid "$SERVER_PID" --nofile="$(echo "$limit_before" | awk '{print $1 ":" $2}')" ||
+		t_fail "prlimit could not restore the limit"
+	t_wait_for 30 sh -c "[ \"\$(curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1:$PORT/healthz)\" = 200 ]" ||
+		t_fail "server did not serve again after descriptors were free"
+	t_pass "EMFILE: accepting paused ($((ticks1 - ticks0)) ticks in 2 s), serving again afterwards"
+else
+	t_log "prlimit not found (Debian package util-linux); EMFILE check skipped"
+fi
 kill -0 "$SERVER_PID" || t_fail "server died"
 t_pass "server still running"
