@@ -1,6 +1,6 @@
 #!/bin/bash
-# mTLS: a client certificate from the configured client CA is accepted;
-# no certificate, one from another CA, and one made for servers only are
+# mTLS. A client certificate from the configured client CA is accepted.
+# No certificate, one from another CA, and one made for servers only are
 # rejected in the handshake. A client CA rotation by reload lets the new
 # CA's clients in without closing a session that is already open.
 . "$top_srcdir/tests/lib.sh"

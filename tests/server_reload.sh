@@ -1,8 +1,8 @@
 #!/bin/bash
-# Credential swaps: a keep-alive session opened before a swap keeps its
-# credentials while new handshakes get the new certificate; reloads by
-# control request and by SIGHUP; rejected reloads keep the old certificate
-# and are audited; control requests that fail their checks are rejected.
+# Credential swaps. A keep-alive session opened before a swap keeps its
+# credentials while new handshakes get the new certificate. Reloads come by
+# control request and by SIGHUP. A rejected reload keeps the old certificate
+# and is audited, and control requests that fail their checks are rejected.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server_lib.sh"
 t_init
@@ -149,8 +149,8 @@ srv_stop_check
 t_pass "server stopped cleanly"
 
 # ---- PKCS#12: the slow import runs off the event loop --------------------------
-# certtool writes 600,000 PBKDF2 iterations; a keep-alive client keeps
-# getting answers while the reload decrypts.
+# certtool writes 600,000 PBKDF2 iterations. A request sent while the reload
+# decrypts must still get its response.
 for n in one two; do
 	certtool --to-p12 --load-certificate "$n.fullchain.pem" --load-privkey "$n.key" \
 		--p12-name api.example.test --pkcs-cipher aes-256 --password s3cret --outder \

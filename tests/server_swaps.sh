@@ -24,7 +24,7 @@ fds_before=$(fd_count "$SERVER_PID")
 rss_before=$(awk '/VmRSS/{print $2}' "/proc/$SERVER_PID/status")
 t_log "before: $fds_before fds, RSS $rss_before kB"
 
-# A session kept open through the first 10 swaps holds generation 1.
+# A session kept open through the first 10 swaps keeps a reference to generation 1.
 mkfifo "$W/ka.in"
 gnutls-cli --no-ca-verification -p "$PORT" 127.0.0.1 <"$W/ka.in" >"$W/ka.out" 2>&1 &
 KA_PID=$!
