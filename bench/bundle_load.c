@@ -7,9 +7,9 @@
  *   bench/bundle_load DIR [RUNS]
  *
  * DIR comes from `tests/mkcerts.sh DIR --bench`; `make bench-bundle` does
- * both. RUNS (default 200) applies to the PEM pairs; the PKCS#12 files run
- * a tenth or a fortieth of it (at least 3), as their password-based key
- * derivation dominates.
+ * both. RUNS (default 200) applies to the PEM pairs. The PKCS#12 files run
+ * a tenth or a fortieth of it (at least 3), because their password-based
+ * key derivation dominates.
  */
 #include "config.h"
 

@@ -70,7 +70,8 @@ struct ivi_bundle_desc {
  * validates (key matches leaf, validity window with skew, trust when
  * trust_ca_path is set, server-auth key usage, priority usable with the
  * key type). Returns 0 and a new bundle in *out, or a negative ivi_err
- * with err filled; *out is untouched on error.
+ * with err filled; *out is untouched on error. IVI_E_BUSY means the files
+ * kept changing while they were opened (a rotation in progress): retry.
  */
 int ivi_bundle_load(const struct ivi_bundle_opts *opts, struct ivi_bundle **out,
     struct ivi_bundle_error *err);

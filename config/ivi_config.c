@@ -1,6 +1,6 @@
 /*
- * The config.toml model: every key ivicli knows, its type, range and
- * default, filled from the events of the TOML reader (ivi_toml.c), plus the
+ * The config.toml model: every key ivicli reads, with its type, range and
+ * default, filled from the events of the TOML reader (ivi_toml.c), and the
  * cross-key rules of ivi_config_validate.
  */
 #include "config.h"

@@ -30,7 +30,7 @@
 #define IVI_DEFAULT_SOCKET "/run/ivicli/control.sock"
 #define IVI_DEFAULT_KEY_PATH "/etc/ivicli/control.key"
 
-/* Where the programs look for config.toml when --config is not given. */
+/* Config file used when --config is not given: $IVICLI_CONFIG, else the default path. */
 #define IVI_CONFIG_ENV "IVICLI_CONFIG"
 #define IVI_DEFAULT_CONFIG_PATH "/etc/ivicli/config.toml"
 /* Largest config file the loader reads. */
@@ -127,17 +127,20 @@ int ivi_config_default_port(const struct ivi_config *cfg);
 
 /*
  * Returns true when cert_path names a PKCS#12 file: it ends in ".p12" or
- * ".pfx", in any letter case. Such a file holds the key too, so key_path
- * must stay unset; any other name is read as a PEM chain and needs
+ * ".pfx", in any letter case. Such a file contains the key too, so key_path
+ * must stay unset. Any other name is read as a PEM chain and needs
  * key_path.
  */
 bool ivi_config_is_pkcs12_path(const char *path);
 
 /*
- * Checks the cross-key rules (TLS enabled with none or two certificate
- * sources, TLS options while TLS is disabled, client_required without
- * client_ca_path, ...) after command-line overrides are applied. Returns
- * 0 or IVI_E_CONFIG with one line in errbuf.
+ * Checks the cross-key rules after command-line overrides are applied:
+ * with TLS enabled, exactly one certificate source (cert_path, plus
+ * key_path unless it is PKCS#12, or self_signed alone); with TLS disabled,
+ * no other [api.tls] key; client_required and crl_path need
+ * client_ca_path; priority parses; [audit] enabled needs path;
+ * retry_max_ms is not below settle_ms. Returns 0 or IVI_E_CONFIG with one
+ * line in errbuf, "FILE:LINE: ..." when the key came from the file.
  */
 int ivi_config_validate(const struct ivi_config *cfg, char *errbuf, size_t errlen);
 

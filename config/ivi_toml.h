@@ -10,8 +10,9 @@
  * rejected as "unsupported TOML". The reader is fuzzed by
  * tests/fuzz/fuzz_config.c.
  *
- * The reader reports what it finds to a handler; it knows nothing about
- * ivicli's keys. It rejects duplicate keys and duplicate tables itself.
+ * The reader passes every table header and key to a handler, which checks
+ * them against ivicli's keys. Duplicate keys and duplicate tables are
+ * rejected by the reader itself.
  */
 #ifndef IVI_TOML_H
 #define IVI_TOML_H
@@ -43,9 +44,9 @@ struct ivi_toml_value {
 
 /*
  * Callbacks of ivi_toml_parse. Each returns 0 to go on, or a negative
- * ivi_err value after writing one message line into msg (msglen bytes);
- * the reader prefixes it with "NAME:LINE: ". All pointers are valid only
- * during the call.
+ * ivi_err value after writing one message line into msg (msglen bytes).
+ * The reader prefixes that line with "NAME:LINE: ". All pointers are valid
+ * only during the call.
  */
 struct ivi_toml_handler {
 	/* A [table] header; table is the dotted name without brackets. */
