@@ -74,6 +74,7 @@ struct srv_conn {
 	ev_tstamp timer_at;          /* when idle_timer fires */
 	ev_tstamp deadline;          /* when dl applies; may be later than timer_at */
 	enum conn_deadline dl;
+	unsigned long dl_request;    /* the request DL_REQUEST times (srv_http.begun) */
 	gnutls_session_t session;    /* NULL when TLS is off */
 	struct srv_creds *creds;     /* the set this session was started with */
 	struct srv_http http;
@@ -370,9 +371,11 @@ conn_track_request(struct srv_conn *c)
 	ev_tstamp now = ev_now(srv->loop);
 
 	if (c->http.in_message) {
-		/* A request started: its headers must arrive within handshake_timeout. */
-		if (c->dl != DL_REQUEST)
+		/* A request started: the rest of it must arrive within handshake_timeout. */
+		if (c->dl != DL_REQUEST || c->dl_request != c->http.begun) {
+			c->dl_request = c->http.begun;
 			conn_arm(c, DL_REQUEST, now + srv->cfg->api.handshake_timeout);
+		}
 		return;
 	}
 	c->dl = DL_IDLE;

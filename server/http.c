@@ -175,6 +175,7 @@ http_on_message_begin(http_parser *p)
 	h->field_done = true;
 	h->in_message = true;
 	h->path_ended = false;
+	h->begun++;
 	return 0;
 }
 

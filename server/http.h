@@ -55,6 +55,7 @@ struct srv_http {
 	bool busy;            /* over the connection limit: respond 503 */
 	bool path_ended;      /* the rest of the target is query or fragment */
 	int error_status;     /* status chosen by a callback before it failed */
+	unsigned long begun;  /* requests started on this connection */
 };
 
 /*
