@@ -978,18 +978,30 @@ run_client(int fd, const char *client_cert)
 	_exit(ret == 4 ? 0 : 21);
 }
 
-/* Serves one handshake with b's credentials; returns the server's result. */
-static int
-serve_one(const struct ivi_bundle *b, const char *client_cert, int *client_status)
+/*
+ * Builds credentials from the bundle, then frees the bundle, so that a
+ * handshake with them proves GnuTLS kept copies of everything.
+ */
+static gnutls_certificate_credentials_t
+credentials_then_free(struct ivi_bundle *b)
 {
 	gnutls_certificate_credentials_t cred = NULL;
-	gnutls_session_t session;
 	struct ivi_bundle_error err;
+
+	ck_assert_int_eq(ivi_bundle_credentials(b, &cred, &err), 0);
+	ivi_bundle_free(b);
+	return cred;
+}
+
+/* Serves one handshake with cred; returns the server's result. */
+static int
+serve_one(gnutls_certificate_credentials_t cred, const char *client_cert, int *client_status)
+{
+	gnutls_session_t session;
 	char buf[8];
 	int sv[2], ret, status;
 	pid_t pid;
 
-	ck_assert_int_eq(ivi_bundle_credentials(b, &cred, &err), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -1020,7 +1032,6 @@ serve_one(const struct ivi_bundle *b, const char *client_cert, int *client_statu
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status));
 	*client_status = WEXITSTATUS(status);
-	gnutls_certificate_free_credentials(cred);
 	return ret;
 }
 
@@ -1033,43 +1044,43 @@ START_TEST(test_credentials_serve_sorted_chain)
 	};
 
 	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		gnutls_certificate_credentials_t cred;
 		struct ivi_bundle_opts o;
-		struct ivi_bundle *b;
 		int client_status;
 
 		opts_for(&o, forms[i][0], forms[i][1]);
 		o.password_env = "SECRET";
-		b = load_ok(&o);
-		ck_assert_int_eq(serve_one(b, NULL, &client_status), 0);
+		cred = credentials_then_free(load_ok(&o));
+		ck_assert_int_eq(serve_one(cred, NULL, &client_status), 0);
 		ck_assert_msg(client_status == 0, "%s: client failed with %d", forms[i][0],
 		    client_status);
-		ivi_bundle_free(b);
+		gnutls_certificate_free_credentials(cred);
 	}
 }
 END_TEST
 
 START_TEST(test_credentials_apply_client_ca_and_crl)
 {
+	gnutls_certificate_credentials_t cred;
 	struct ivi_bundle_opts o;
-	struct ivi_bundle *b;
 	int client_status;
 
 	opts_for(&o, "ec.fullchain.pem", "ec.key");
 	o.client_ca_path = fx("clientca.pem");
 	o.crl_path = fx("crl.pem");
-	b = load_ok(&o);
-	ck_assert_int_eq(serve_one(b, "client-good", &client_status), 0);
+	cred = credentials_then_free(load_ok(&o));
+	ck_assert_int_eq(serve_one(cred, "client-good", &client_status), 0);
 	ck_assert_int_eq(client_status, 0);
-	ck_assert_int_eq(serve_one(b, "client-revoked", &client_status),
+	ck_assert_int_eq(serve_one(cred, "client-revoked", &client_status),
 	    GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR);
-	ivi_bundle_free(b);
+	gnutls_certificate_free_credentials(cred);
 
 	/* Without the CRL the same client gets in, so the CRL made the difference. */
 	o.crl_path = NULL;
-	b = load_ok(&o);
-	ck_assert_int_eq(serve_one(b, "client-revoked", &client_status), 0);
+	cred = credentials_then_free(load_ok(&o));
+	ck_assert_int_eq(serve_one(cred, "client-revoked", &client_status), 0);
 	ck_assert_int_eq(client_status, 0);
-	ivi_bundle_free(b);
+	gnutls_certificate_free_credentials(cred);
 }
 END_TEST
 
