@@ -405,7 +405,11 @@ broken_note(struct cw_engine *e, const char *hash, const struct ivi_bundle_error
 		    ivi_err_code(err->code), err->message);
 }
 
-/* Schedules a check at the notBefore of a set that is not valid yet. */
+/*
+ * Schedules a check at the notBefore of a set that is not valid yet.
+ * NOTE: libev timers follow the monotonic clock, so a step of the wall
+ * clock moves the check by as much; the one-day cap bounds that error.
+ */
 static void
 invalid_retry_at_not_before(struct cw_engine *e, time_t not_before)
 {
