@@ -250,6 +250,11 @@ extern const struct ivi_transport_ops ivi_transport_unix;
  * signed response, verifies it belongs to the request and parses it.
  * *resp_msg (caller frees) owns what resp borrows. Returns 0 when a
  * response arrived (ok or not), or a transport/protocol error.
+ *
+ * A response belongs to the request when it carries the request's id, or
+ * when it is an error with a null id: the server sends that when it could
+ * not read the request (bad frame or signature). Any other id gives
+ * IVI_E_BAD_MESSAGE; timeout_ms bounds the whole call.
  */
 int ivi_client_call(const struct ivi_transport_ops *t, const char *address,
     const struct ivi_key *key, enum ivi_msg_type type, cJSON *body, int timeout_ms,
