@@ -198,9 +198,9 @@ only_whitespace(const char *s, size_t len)
 }
 
 /*
- * Returns true when s[0..len) has no control character but JSON white
- * space. RFC 8259 allows none elsewhere, not even inside strings, and
- * cJSON would pass a NUL inside a string on and cut the string there.
+ * Returns true when s[0..len) has no control character other than JSON
+ * white space. RFC 8259 allows none inside strings either, and cJSON
+ * 1.7.15 accepts a raw NUL inside a string and cuts the string there.
  */
 static bool
 no_control_chars(const char *s, size_t len)
