@@ -55,6 +55,20 @@ audit_report(struct srv_audit *a, const char *what, int err)
 		    a->path, strerror(err));
 }
 
+/*
+ * Removes the written bytes of a line that did not fit (ENOSPC), because
+ * the next event would otherwise be glued to them and neither line would
+ * parse. O_APPEND leaves the offset at the end of what this write added.
+ */
+static void
+audit_cut_partial(struct srv_audit *a, int fd, size_t written)
+{
+	off_t end = lseek(fd, 0, SEEK_CUR);
+
+	if (end < 0 || ftruncate(fd, end - (off_t)written) < 0)
+		audit_report(a, "remove a partial line from", errno);
+}
+
 void
 srv_audit_commit(struct srv_audit *a, cJSON *event)
 {
@@ -81,10 +95,12 @@ srv_audit_commit(struct srv_audit *a, cJSON *event)
 		goto out;
 	}
 	n = write(fd, line, len);
-	if (n < 0)
+	if (n < 0) {
 		audit_report(a, "write to", errno);
-	else if ((size_t)n != len)
+	} else if ((size_t)n != len) {
 		audit_report(a, "write a whole line to", ENOSPC);
+		audit_cut_partial(a, fd, (size_t)n);
+	}
 out:
 	if (fd >= 0)
 		close(fd);
