@@ -93,7 +93,11 @@ ivi_bundle_free(struct ivi_bundle *b)
 	for (unsigned i = 0; i < b->n_crls; i++)
 		gnutls_x509_crl_deinit(b->crls[i]);
 	gnutls_free(b->crls);
-	/* gnutls_x509_privkey_deinit wipes the key's numbers before freeing them. */
+	/*
+	 * The file bytes were wiped when the bundle was loaded. NOTE: the key's
+	 * numbers live inside GnuTLS, so wiping them is up to
+	 * gnutls_x509_privkey_deinit; this code cannot check that it does.
+	 */
 	if (b->key != NULL)
 		gnutls_x509_privkey_deinit(b->key);
 	gnutls_memset(b, 0, sizeof(*b));
