@@ -67,6 +67,7 @@ struct srv_conn {
 	enum conn_state state;
 	bool busy;
 	bool unread;                 /* input was dropped when the last response was queued */
+	bool error_logged;           /* the error status of this connection was logged */
 	ev_io rio;
 	ev_io wio;
 	ev_timer handshake_timer;
@@ -382,6 +383,22 @@ conn_track_request(struct srv_conn *c)
 	c->deadline = now + srv->cfg->api.idle_timeout;
 }
 
+/* Logs a request rejected with an error status, once per connection and rate-limited. */
+static void
+conn_log_rejected(struct srv_conn *c)
+{
+	struct srv *srv = c->srv;
+	char peer[80];
+
+	if (c->http.error_status == 0 || c->error_logged)
+		return;
+	c->error_logged = true;
+	if (ivi_log_enabled(IVI_LOG_INFO) && ivi_ratelimit_allow(&srv->rl_http))
+		log_info("http: rejected a request from %s with %d %s (%s); closing the connection",
+		    conn_peer(c, peer, sizeof(peer)), c->http.error_status,
+		    srv_http_reason(c->http.error_status), srv_http_error_detail(&c->http));
+}
+
 /* Parses buffered input and writes the responses. Returns like conn_flush(). */
 static int
 conn_process(struct srv_conn *c)
@@ -397,6 +414,7 @@ conn_process(struct srv_conn *c)
 		c->in_len = 0;
 	}
 	conn_track_request(c);
+	conn_log_rejected(c);
 	if (srv_buf_pending(&c->out) > 0 || c->http.close_after)
 		return conn_flush(c);
 	return CONN_DONE;
@@ -536,10 +554,10 @@ conn_on_handshake_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	struct srv_conn *c = w->data;
 
 	c->srv->stats.handshake_failures++;
-	if (ivi_log_enabled(IVI_LOG_DEBUG)) {
+	if (ivi_log_enabled(IVI_LOG_INFO) && ivi_ratelimit_allow(&c->srv->rl_tls)) {
 		char peer[80];
 
-		log_debug("tls: handshake with %s timed out after %d s; closing the connection",
+		log_info("tls: handshake with %s timed out after %d s; closing the connection",
 		    conn_peer(c, peer, sizeof(peer)), c->srv->cfg->api.handshake_timeout);
 	}
 	srv_conn_close(c);
@@ -559,6 +577,7 @@ conn_on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	if (c->dl == DL_REQUEST && c->state == CONN_OPEN && srv_buf_pending(&c->out) == 0) {
 		srv_http_timeout(&c->http);
+		conn_log_rejected(c);
 		conn_flush(c);
 		return;
 	}

@@ -61,6 +61,7 @@ srv_http_reason(int status)
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Unknown";
 	}
 }
@@ -128,6 +129,18 @@ srv_http_timeout(struct srv_http *h)
 {
 	h->error_status = 408;
 	http_fail(h, 408);
+}
+
+const char *
+srv_http_error_detail(const struct srv_http *h)
+{
+	switch (h->error_status) {
+	case 408: return "request headers not received in time";
+	case 413: return "request body over the limit";
+	case 431: return "request line and headers over the limit";
+	case 505: return "HTTP major version other than 1";
+	default: return http_errno_description(HTTP_PARSER_ERRNO(&h->parser));
+	}
 }
 
 void
@@ -247,6 +260,10 @@ http_on_headers_complete(http_parser *p)
 	h->req.method = (enum http_method)p->method;
 	h->req.http_major = p->http_major;
 	h->req.http_minor = p->http_minor;
+	if (p->http_major != 1) {
+		h->error_status = 505;
+		return -1;
+	}
 	if (p->content_length != ULLONG_MAX && p->content_length > h->limits->max_body_bytes) {
 		h->error_status = 413;
 		return -1;

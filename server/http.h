@@ -79,6 +79,13 @@ size_t srv_http_feed(struct srv_http *h, const char *data, size_t len);
 /* Clears h->paused once the output buffer has been written out. */
 void srv_http_resume(struct srv_http *h);
 
+/*
+ * Returns why the request was rejected with h->error_status, for the log:
+ * a fixed phrase, or libhttp-parser's description of its error. Never
+ * contains request bytes.
+ */
+const char *srv_http_error_detail(const struct srv_http *h);
+
 /* Appends 408 Request Timeout and sets close_after. */
 void srv_http_timeout(struct srv_http *h);
 

@@ -30,6 +30,7 @@ static const struct route_error route_errors[] = {
 	{ 431, ENVELOPE("header_too_large", "the request line and headers exceed the limit") },
 	{ 500, ENVELOPE("internal", "the server could not build the response") },
 	{ 503, ENVELOPE("unavailable", "too many connections; retry later") },
+	{ 505, ENVELOPE("http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are supported") },
 };
 
 static const char healthz_body[] = "{\"status\":\"ok\"}\n";

@@ -379,6 +379,8 @@ srv_init(struct srv *srv, const struct ivi_config *cfg, struct ev_loop *loop)
 	srv->rl_accept.burst = 3;
 	srv->rl_tls.interval = 10;
 	srv->rl_tls.burst = 10;
+	srv->rl_http.interval = 10;
+	srv->rl_http.burst = 10;
 	ev_timer_init(&srv->grace_timer, srv_on_grace, SRV_GRACE_SECONDS, 0.);
 	srv->grace_timer.data = srv;
 }

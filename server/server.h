@@ -36,7 +36,7 @@ struct srv_control;
 /* Status codes counted for /metrics, in this order. */
 enum srv_status_slot {
 	SRV_SLOT_200, SRV_SLOT_400, SRV_SLOT_404, SRV_SLOT_405, SRV_SLOT_408,
-	SRV_SLOT_413, SRV_SLOT_431, SRV_SLOT_500, SRV_SLOT_503, SRV_SLOT_COUNT
+	SRV_SLOT_413, SRV_SLOT_431, SRV_SLOT_500, SRV_SLOT_503, SRV_SLOT_505, SRV_SLOT_COUNT
 };
 
 struct srv_stats {
@@ -97,6 +97,7 @@ struct srv {
 
 	struct ivi_ratelimit rl_accept;   /* accept() failures */
 	struct ivi_ratelimit rl_tls;      /* handshake failures */
+	struct ivi_ratelimit rl_http;     /* requests rejected with an error status */
 };
 
 /*

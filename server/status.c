@@ -169,7 +169,7 @@ out:
 }
 
 /* Status codes in the order of enum srv_status_slot. */
-static const int status_codes[SRV_SLOT_COUNT] = { 200, 400, 404, 405, 408, 413, 431, 500, 503 };
+static const int status_codes[SRV_SLOT_COUNT] = { 200, 400, 404, 405, 408, 413, 431, 500, 503, 505 };
 
 void
 srv_stats_count_status(struct srv *srv, int status)

@@ -79,9 +79,10 @@ done <<'CASES'
 400|bad_request|a space before the colon|GET /healthz HTTP/1.1\r\nHost : a\r\n\r\n
 400|bad_request|two Content-Length values|POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab
 400|bad_request|a chunk size that is not hex|POST /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n
+505|http_version_not_supported|an HTTP/9.9 request line|GET /healthz HTTP/9.9\r\nHost: a\r\n\r\n
 413|payload_too_large|a 1 GB Content-Length|POST /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000\r\n\r\n
 CASES
-t_pass "invalid requests: $ncases cases answered 400 or 413 with the error envelope"
+t_pass "invalid requests: $ncases cases answered 400, 505 or 413 with the error envelope"
 
 # ---- TLS garbage -------------------------------------------------------------
 # raw_exchange HEX: sends the bytes on a plain TCP connection and prints the
@@ -124,7 +125,7 @@ f_check_server one "plain HTTP on the TLS port"
 t_pass "TLS garbage and plain HTTP: alert or close, nothing else"
 
 # ---- abandoned handshakes ------------------------------------------------------
-# A handshake record announcing a 512-byte ClientHello, cut after 6 bytes.
+# A TLS record that announces 512 bytes of ClientHello and ends after 6 of them.
 PARTIAL_HELLO=160301020001000001fc0303
 f_mark
 python3 "$FAULT_CONNS" --tcp 127.0.0.1 "$PORT" --count 1 --send-hex "$PARTIAL_HELLO" \
@@ -142,7 +143,7 @@ t_pass "abandoned handshakes: a cut ClientHello and a silent connection both tim
 
 # ---- 1,000 idle connections --------------------------------------------------------
 # serve_during TEXT ARGS...: runs fault_conns.py ARGS in the background and,
-# once the server holds the connections, checks that a new client is served.
+# once the server has accepted them, checks that a new client is served.
 serve_during() {
 	what=$1
 	shift
