@@ -1,12 +1,12 @@
 #!/bin/bash
-# Certificate file faults under a running server and watcher: a truncated
-# certificate, an empty key, a key the watcher's user cannot read, the
-# watched directory removed, the certificate path replaced by a directory,
-# a FIFO or a device, a symlink loop, and a 100 MB file. For each one the
-# watcher logs one warning with the error code and sends nothing, a reload
-# requested on the control socket is rejected with the same code, and the
-# server keeps serving the last good certificate. A good pair installed
-# afterwards is picked up, so neither program is left stuck.
+# Certificate file faults under a running server and watcher. The faults
+# are a truncated certificate, an empty key, a key the watcher's user
+# cannot read, the watched directory removed, the certificate path replaced
+# by a directory, a FIFO or a device, a symlink loop, and a 100 MB file.
+# For each one the watcher logs one warning with the error code and sends
+# nothing, a reload requested on the control socket is rejected with the
+# same code, and the server keeps serving the last good certificate. A good
+# pair installed afterwards is picked up, so neither program is left stuck.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server_lib.sh"
 . "$top_srcdir/tests/e2e_lib.sh"
@@ -17,7 +17,7 @@ f_require
 
 # The watcher warns once a broken set has lasted mismatch_grace seconds.
 # The pairs alternate, and the later one may expire a second after the
-# earlier one: allow_rollback keeps the rollback check out of the way.
+# earlier one, so allow_rollback keeps the rollback check out of the way.
 T_GRACE_S=2
 w_start_live "allow_rollback = true"
 f_baseline_server

@@ -36,7 +36,7 @@ f_baseline_watcher() {
 # f_fds_at_most PID N: true when PID has at most N open descriptors.
 f_fds_at_most() { [ "$(fd_count "$1")" -le "$2" ]; }
 
-# f_no_sanitizer_report FILE: fails when FILE holds an ASan, LSan or UBSan report.
+# f_no_sanitizer_report FILE: fails when FILE contains an ASan, LSan or UBSan report.
 f_no_sanitizer_report() {
 	if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$1" 2>/dev/null; then
 		t_fail "sanitizer report in $(basename "$1")"
@@ -44,7 +44,7 @@ f_no_sanitizer_report() {
 }
 
 # f_check_server NAME WHAT: after the fault WHAT, the server is the same
-# process, serves NAME.crt to a new handshake and holds no more
+# process, serves NAME.crt to a new handshake and has no more open
 # descriptors than before the fault.
 f_check_server() {
 	kill -0 "$F_SERVER_PID" 2>/dev/null || t_fail "server (pid $F_SERVER_PID) died after $2"
@@ -56,7 +56,7 @@ f_check_server() {
 }
 
 # f_check_watcher WHAT: after the fault WHAT, the watcher is the same
-# process and holds no more descriptors than before it.
+# process and has no more open descriptors than before it.
 f_check_watcher() {
 	kill -0 "$F_WATCHER_PID" 2>/dev/null || t_fail "watcher (pid $F_WATCHER_PID) died after $1"
 	t_wait_for "$F_FD_WAIT" f_fds_at_most "$F_WATCHER_PID" "$F_WATCHER_FDS" ||

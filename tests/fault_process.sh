@@ -1,9 +1,10 @@
 #!/bin/bash
-# Process faults: the watcher killed with SIGKILL while its reload request
-# is in flight and at random points of a rotation, a client killed in the
-# middle of a frame, the server killed with SIGKILL and restarted (the
-# watcher reconnects and reconciles), and the audit log on a full and on a
-# read-only file system (the server keeps serving and still reloads).
+# Process faults. The watcher is killed with SIGKILL while its reload
+# request is in flight and at random points of rotations, and a client is
+# killed in the middle of a frame. The server is killed with SIGKILL and
+# restarted, and the watcher must reconnect and reconcile. Last, the audit
+# log sits on a full and on a read-only file system, and the server must
+# keep serving and still reload.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server_lib.sh"
 . "$top_srcdir/tests/e2e_lib.sh"
@@ -14,7 +15,7 @@ f_require
 command -v ss >/dev/null || t_skip "ss not found (Debian package iproute2)"
 
 # Pairs go back and forth, so the rollback check (a notAfter earlier than
-# the served one) is turned off: it is not what this test is about.
+# the served one) is turned off because this test is not about it.
 w_start_live "allow_rollback = true"
 mkleaf third
 f_baseline_server
@@ -28,7 +29,7 @@ pending_control() {
 
 # ---- watcher killed while its reload request is in flight ------------------------
 # The server is stopped (SIGSTOP) so that the request waits in the socket
-# queue; the watcher is killed before any response can come.
+# queue, and the watcher is killed before any response can come.
 f_mark
 kill -STOP "$SERVER_PID"
 install_pair new "$W/live"
@@ -100,8 +101,8 @@ f_check_server third "a rotation after the server restart"
 t_pass "server killed and restarted: stale socket replaced, watcher reconnected and reloads again"
 
 # ---- audit log on a full file system -------------------------------------------------
-# Root mounts a small tmpfs and fills it; otherwise the audit path is a
-# symlink to /dev/full, where every write fails with ENOSPC.
+# Root mounts a small tmpfs and fills it. Other users get a symlink to
+# /dev/full as the audit path, where every write fails with ENOSPC.
 srv_stop_check
 if [ "$(id -u)" -eq 0 ] && mkdir "$W/full" && mount -t tmpfs -o size=64k tmpfs "$W/full" 2>>"$W/mount.log"; then
 	F_MOUNTS="$W/full"
@@ -143,8 +144,8 @@ done
 F_MOUNTS=""
 
 # ---- audit log on a read-only file system ------------------------------------------
-# Root remounts a tmpfs read-only under the running server; otherwise the
-# audit file sits in a directory with mode 0555.
+# Root remounts a tmpfs read-only under the running server. For other
+# users the audit file sits in a directory with mode 0555.
 mkdir -p "$W/ro"
 if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64k tmpfs "$W/ro" 2>>"$W/mount.log"; then
 	F_MOUNTS="$W/ro"

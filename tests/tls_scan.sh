@@ -5,8 +5,9 @@
 # two; docs/security.md records a full scan and how to repeat it.
 #
 # The leaf carries a CRL distribution point, as certificates from public
-# and corporate CAs do: without one testssl.sh rates the certificate's
-# revocation information HIGH, which says nothing about the server.
+# and corporate CAs do. Without one, testssl.sh rates the certificate's
+# revocation information HIGH, a property of the certificate, not of the
+# server.
 # Skips (77) when testssl.sh (Debian package testssl.sh) is missing.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server_lib.sh"
