@@ -164,6 +164,17 @@ on_fs(void *arg, enum cw_fswatch_reason why)
 		return;
 	}
 	e->last_event = ev_now(e->loop);
+
+	/*
+	 * A file renamed into place is complete, so check at once instead of
+	 * waiting settle_ms. A pair renamed one file at a time is checked
+	 * after each rename. Until the second rename lands the pair does not
+	 * match, and that transient state waits for more events.
+	 */
+	if (cw_fswatch_batch_renamed(e->fsw)) {
+		engine_check(e);
+		return;
+	}
 	if (ev_is_active(&e->settle))
 		return;
 	e->first_event = e->last_event;
@@ -405,6 +416,19 @@ broken_note(struct cw_engine *e, const char *hash, const struct ivi_bundle_error
 		    ivi_err_code(err->code), err->message);
 }
 
+/* Returns the seconds until not_before_check_at, between 1 and one day. */
+static double
+not_before_delay(const struct cw_engine *e)
+{
+	double delay = difftime(e->not_before_check_at, time(NULL));
+
+	if (delay < 1)
+		delay = 1;
+	if (delay > ENGINE_NOT_BEFORE_WAIT_MAX)
+		delay = ENGINE_NOT_BEFORE_WAIT_MAX;
+	return delay;
+}
+
 /*
  * Schedules a check at the notBefore of a set that is not valid yet.
  * NOTE: libev timers follow the monotonic clock, so a step of the wall
@@ -417,11 +441,7 @@ invalid_retry_at_not_before(struct cw_engine *e, time_t not_before)
 	char when[40];
 
 	e->not_before_check_at = not_before - e->cfg->tls.clock_skew;
-	delay = difftime(e->not_before_check_at, time(NULL));
-	if (delay < 1)
-		delay = 1;
-	if (delay > ENGINE_NOT_BEFORE_WAIT_MAX)
-		delay = ENGINE_NOT_BEFORE_WAIT_MAX;
+	delay = not_before_delay(e);
 	retry_in(e, delay);
 	cw_format_time(time(NULL) + (time_t)delay, when, sizeof(when));
 	log_info("watch: checking the not yet valid set again at %s", when);
@@ -531,6 +551,10 @@ engine_check_content(struct cw_engine *e, const struct ivi_bundle_opts *opts, co
 	if (strcmp(hash, e->handled) == 0) {
 		engine_debug(e, "watch: content unchanged (%.12s); nothing to do", hash);
 		broken_clear(e);
+
+		/* engine_check() stopped the retry timer, so re-arm a pending notBefore check. */
+		if (e->not_before_check_at != 0)
+			retry_in(e, not_before_delay(e));
 		return;
 	}
 	memset(&err, 0, sizeof(err));

@@ -52,6 +52,7 @@ struct cw_fswatch {
 	struct fsw_dir dirs[FSW_MAX_DIRS];
 	size_t n_dirs;
 	bool polling;
+	bool batch_renamed;        /* the last inotify batch contained IN_MOVED_TO */
 	char poll_why[768];        /* reason polling is on, logged when it changes */
 };
 
@@ -219,6 +220,7 @@ on_inotify(struct ev_loop *loop, ev_io *io, int revents)
 	const struct inotify_event *ev;
 	struct fsw_dir *d;
 	bool hit = false;
+	bool renamed = false;
 	ssize_t len;
 	char *p;
 
@@ -241,6 +243,8 @@ on_inotify(struct ev_loop *loop, ev_io *io, int revents)
 			events_log(d, ev);
 			if (ev->mask & IN_IGNORED)
 				d->wd = -1;
+			if (ev->mask & IN_MOVED_TO)
+				renamed = true;
 			hit = true;
 		}
 	}
@@ -252,6 +256,7 @@ on_inotify(struct ev_loop *loop, ev_io *io, int revents)
 		w->force_poll = true;
 		hit = true;
 	}
+	w->batch_renamed = renamed;
 	if (hit)
 		w->cb(w->arg, CW_FSWATCH_EVENT);
 }
@@ -452,6 +457,12 @@ cw_fswatch_set_mode(struct cw_fswatch *w, bool force_poll, int poll_interval_ms)
 		for (i = 0; i < w->n_dirs; i++)
 			w->dirs[i].wd = -1;
 	}
+}
+
+bool
+cw_fswatch_batch_renamed(const struct cw_fswatch *w)
+{
+	return w->batch_renamed;
 }
 
 bool

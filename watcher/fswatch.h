@@ -46,6 +46,13 @@ int cw_fswatch_arm(struct cw_fswatch *w, const char *const *paths, size_t n);
  */
 void cw_fswatch_set_mode(struct cw_fswatch *w, bool force_poll, int poll_interval_ms);
 
+/*
+ * Returns true when the inotify batch being reported to the callback
+ * contained a rename into a watched directory (IN_MOVED_TO). A renamed
+ * file is complete, so the caller need not wait for more writes.
+ */
+bool cw_fswatch_batch_renamed(const struct cw_fswatch *w);
+
 /* Returns true while the polling timer runs. */
 bool cw_fswatch_polling(const struct cw_fswatch *w);
 
