@@ -16,7 +16,7 @@
 
 /* Reason the callback runs. */
 enum cw_fswatch_reason {
-	CW_FSWATCH_EVENT = 1,      /* inotify reported a change: debounce it */
+	CW_FSWATCH_EVENT = 1,      /* inotify reported a change: debounce it unless it was a rename */
 	CW_FSWATCH_POLL = 2,       /* polling interval elapsed: compare content now */
 };
 
