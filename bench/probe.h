@@ -15,7 +15,7 @@
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
 
-/* Hard bounds that keep every run finite whatever the options say. */
+/* Hard bounds that keep every run finite, whatever the options request. */
 #define PROBE_MAX_PAIRS 16
 #define PROBE_MAX_ROTATIONS 100000
 #define PROBE_MAX_THREADS 16
@@ -23,7 +23,7 @@
 #define PROBE_IO_TIMEOUT_MS 5000
 #define PROBE_SERIAL_HEX_MAX 81  /* 40 serial bytes as hex plus NUL */
 
-/* Where to connect and how: loopback address, port and SNI name. */
+/* Connection target: loopback address, port and SNI name. */
 struct probe_target {
 	struct sockaddr_in addr;
 	char server_name[64];
@@ -32,7 +32,7 @@ struct probe_target {
 /* One certificate generation the rotations cycle through. */
 struct probe_pair {
 	char *cert_path;           /* PEM chain, leaf first (or leaf + key for HAProxy) */
-	char *key_path;            /* PEM key; NULL when cert_path holds the key too */
+	char *key_path;            /* PEM key; NULL when cert_path contains the key too */
 	char serial[PROBE_SERIAL_HEX_MAX];
 	unsigned char *cert_data;  /* file bytes, read once before any timing */
 	size_t cert_len;
@@ -67,7 +67,7 @@ void probe_tls_deinit(void);
 /*
  * Connects to target and performs a full TLS handshake. On PROBE_OK,
  * *session and *fd belong to the caller (probe_close() them) and serial
- * holds the leaf certificate's serial in lowercase hex.
+ * contains the leaf certificate's serial in lowercase hex.
  */
 enum probe_result probe_handshake(const struct probe_target *target, gnutls_session_t *session,
 				  int *fd, char serial[PROBE_SERIAL_HEX_MAX]);
@@ -92,7 +92,7 @@ int probe_pair_load(struct probe_pair *pair);
 /* Frees what probe_pair_load() allocated; NULL is allowed. */
 void probe_pair_clear(struct probe_pair *pair);
 
-/* Returns the index of serial in pairs, or -1 when it is none of them. */
+/* Returns the index of serial in pairs, or -1 when no pair has it. */
 int probe_pair_find(const struct probe_pair *pairs, int n, const char *serial);
 
 /* Sorts n values and returns the nearest-rank percentile p (0 < p <= 1). */
