@@ -145,12 +145,16 @@ read_all(int fd, size_t size_hint, struct bundle_file *f, struct ivi_bundle_erro
 
 			if (grown_cap == cap)
 				break;
-			grown = realloc(buf, grown_cap + 1);
+			/* Not realloc(): it would free the old buffer, key bytes and all, unwiped. */
+			grown = malloc(grown_cap + 1);
 			if (grown == NULL) {
 				gnutls_memset(buf, 0, len);
 				free(buf);
 				return bundle_fail(err, IVI_E_NOMEM, f->path, "out of memory");
 			}
+			memcpy(grown, buf, len);
+			gnutls_memset(buf, 0, len);
+			free(buf);
 			buf = grown;
 			cap = grown_cap;
 		}
