@@ -50,6 +50,7 @@ struct srv_control {
 	ev_timer accept_retry;        /* resumes accepting after EMFILE */
 	struct ivi_key *key;
 	struct ivi_replay *replay;
+	time_t started;               /* requests stamped earlier were made for another server */
 	uid_t *allowed;
 	size_t n_allowed;
 	TAILQ_HEAD(, ctl_conn) conns;
@@ -174,6 +175,12 @@ ctl_handle(struct ctl_conn *cc, cJSON *msg)
 		snprintf(cc->id, sizeof(cc->id), "%s", req.id);
 		ret = ivi_replay_check(ctl->replay, req.timestamp, req.nonce, time(NULL));
 	}
+	/*
+	 * The nonce cache starts empty, so a request stamped before this server
+	 * started may be a copy captured from the previous one: refuse it.
+	 */
+	if (ret == 0 && req.timestamp < (int64_t)ctl->started)
+		ret = IVI_E_STALE_TIMESTAMP;
 	if (ret < 0) {
 		ctl_reject_audit(ctl, &cc->peer, ret);
 		ctl_send_error(cc, ret, ivi_strerror(ret));
@@ -449,6 +456,7 @@ srv_control_new(struct srv *srv, struct srv_control **out, char *errbuf, size_t 
 	ret = ctl_resolve_users(ctl, cc, errbuf, errlen);
 	if (ret < 0)
 		goto fail;
+	ctl->started = time(NULL);
 	ret = ivi_replay_new(cc->timestamp_window, IVI_REPLAY_DEFAULT_CAPACITY, &ctl->replay);
 	if (ret < 0) {
 		snprintf(errbuf, errlen, "cannot create the replay guard (%s)", ivi_strerror(ret));

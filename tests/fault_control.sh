@@ -1,10 +1,10 @@
 #!/bin/bash
-# Control socket faults: forged, stale, replayed, oversized and malformed
-# requests, a client that sends one byte a second, 1,000 connections at
-# once, and peers whose uid is not allowed. After each one the server is
-# the same process, serves the last good certificate, holds no more
-# descriptors than before, and has logged one warning with the error code
-# that its signed response carries.
+# Control socket faults: forged, stale, replayed (also across a restart),
+# oversized and malformed requests, a client that sends one byte a second,
+# 1,000 connections at once, and peers whose uid is not allowed. After each
+# one the server is the same process, serves the last good certificate,
+# has no more open descriptors than before, and has logged one warning with
+# the error code that its signed response carries.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/server_lib.sh"
 . "$top_srcdir/tests/e2e_lib.sh"
@@ -71,9 +71,23 @@ f_check_server two "a replayed reload"
 [ "$(audit_count cert-reloaded)" -eq 1 ] || t_fail "expected one reload, got $(audit_count cert-reloaded)"
 t_pass "replayed reload: the copy rejected with replayed_nonce, one reload in the audit log"
 
-# ---- frames the decoder rejects ---------------------------------------------
+# ---- a request captured before a restart --------------------------------------
+# The new server's nonce cache is empty, so only the timestamp can tell
+# that this signed copy was made for the server that ran before.
+ctl --type status --output "$W/captured.bin" 2>>"$W/ctlprobe.log" || t_fail "ctlprobe --output failed"
+CAPTURED=$(od -An -tx1 "$W/captured.bin" | tr -d ' \n')
+f_expect_code ok --raw-hex "$CAPTURED"
+# The restart must fall in a later second than the capture.
+sleep 1
 fresh_server
 expect_serving two 15
+f_mark
+f_expect_code stale_timestamp --raw-hex "$CAPTURED"
+rejected stale_timestamp "a request captured before a restart"
+f_check_server two "a request captured before a restart"
+t_pass "request captured before a restart: rejected as stale by the new server"
+
+# ---- frames the decoder rejects ---------------------------------------------
 
 f_mark
 f_expect_code too_large --length-header 65537
