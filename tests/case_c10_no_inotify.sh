@@ -66,6 +66,10 @@ fi
 C10_USER="ivcw$$"
 useradd -M -s /usr/sbin/nologin "$C10_USER" || { C10_USER=""; t_skip "useradd failed"; }
 as_user() { setpriv --reuid "$C10_USER" --regid "$C10_USER" --clear-groups "$@"; }
+# as_user_exec: as_user for background jobs. A function started with & runs
+# in a subshell, so without exec $! would be that subshell, and stopping it
+# at cleanup would leave the program running and the user undeletable.
+as_user_exec() { exec setpriv --reuid "$C10_USER" --regid "$C10_USER" --clear-groups "$@"; }
 # The programs must be reachable by the user; a build under a private home is not.
 as_user test -x "$CERTWATCH" || t_skip "part (b): $CERTWATCH is not executable by $C10_USER"
 
@@ -101,7 +105,7 @@ chown -R "$C10_USER:" "$B"
 as_user "$CERTWATCH" keygen --config "$B/config.toml" >"$W/keygen-b.log" 2>&1 || t_fail "keygen as $C10_USER failed"
 
 # Hold every inotify instance the user may have (bounded: 120 s at most).
-as_user /usr/bin/python3 -c '
+as_user_exec /usr/bin/python3 -c '
 import ctypes, time
 libc = ctypes.CDLL(None, use_errno=True)
 n = 0
@@ -114,14 +118,14 @@ t_track "$HOLD"
 t_wait_for 10 grep -q holding "$W/hold.log" || t_fail "the holder did not start"
 as_user inotifywait -t 1 "$W" >/dev/null 2>&1 && t_fail "inotify still works for $C10_USER"
 
-as_user "$IVICLI" api start --config "$B/config.toml" --address-file "$B/server.addr" \
+as_user_exec "$IVICLI" api start --config "$B/config.toml" --address-file "$B/server.addr" \
 	--log-level debug >>"$W/server-b.log" 2>&1 &
 SERVER_PID=$!
 t_track "$SERVER_PID"
 t_wait_for 15 test -s "$B/server.addr" || t_fail "server as $C10_USER did not start"
 PORT=$(awk '{print $2; exit}' "$B/server.addr")
 expect_serving old 15
-as_user "$CERTWATCH" watch --config "$B/config.toml" --ready-file "$B/watcher.ready" \
+as_user_exec "$CERTWATCH" watch --config "$B/config.toml" --ready-file "$B/watcher.ready" \
 	--log-level debug >>"$W/watcher-b.log" 2>&1 &
 WATCHER_PID=$!
 t_track "$WATCHER_PID"
