@@ -119,7 +119,9 @@ t_pass "oversized, random and non-JSON frames: too_large, bad_frame, bad_json; a
 # ---- one byte a second ---------------------------------------------------
 fresh_server
 f_mark
-ctl --type ping --slow-ms 1000 --timeout-ms 30000 >"$W/slow.out" 2>>"$W/ctlprobe.log" &
+# ctlprobe itself, not the ctl function, so that $! is its pid.
+"$CTLPROBE" --socket "$W/run/control.sock" --key "$W/control.key" --type ping --slow-ms 1000 \
+	--timeout-ms 30000 >"$W/slow.out" 2>>"$W/ctlprobe.log" &
 SLOW_PID=$!
 t_track "$SLOW_PID"
 sleep 2
