@@ -177,7 +177,7 @@ ctl_handle(struct ctl_conn *cc, cJSON *msg)
 	}
 	/*
 	 * The nonce cache starts empty, so a request stamped before this server
-	 * started may be a copy captured from the previous one: refuse it.
+	 * started may be a copy captured from the previous one. Reject it.
 	 */
 	if (ret == 0 && req.timestamp < (int64_t)ctl->started)
 		ret = IVI_E_STALE_TIMESTAMP;
