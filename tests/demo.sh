@@ -40,7 +40,7 @@ export top_srcdir top_builddir IVICLI CERTWATCH
 
 STEPS=8
 step=0
-started=$(date +%s)
+started=$(date +%s%N)
 SERVER_PID=""
 WATCHER_PID=""
 
@@ -172,4 +172,4 @@ done
 WATCHER_PID=""
 SERVER_PID=""
 say ""
-say "Done in $(($(date +%s) - started)) s. Read docs/operations.md to set this up for real."
+say "Done in $((($(date +%s%N) - started) / 1000000)) ms (after the build). Read docs/operations.md to set this up for real."
