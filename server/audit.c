@@ -27,6 +27,7 @@ cJSON *
 srv_audit_begin(struct srv_audit *a, const char *action)
 {
 	cJSON *event;
+	struct timespec ts;
 	char stamp[21];
 
 	if (!a->enabled)
@@ -34,7 +35,12 @@ srv_audit_begin(struct srv_audit *a, const char *action)
 	event = cJSON_CreateObject();
 	if (event == NULL)
 		return NULL;
-	srv_fmt_time(stamp, time(NULL));
+	/*
+	 * The log line reads CLOCK_REALTIME too: time(2) may use a coarse clock
+	 * that lags it by a tick, so one event showed different seconds.
+	 */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	srv_fmt_time(stamp, ts.tv_sec);
 	if (cJSON_AddStringToObject(event, "kind", "server.lifecycle") == NULL ||
 	    cJSON_AddStringToObject(event, "timestamp", stamp) == NULL ||
 	    cJSON_AddStringToObject(event, "server", AUDIT_SERVER_NAME) == NULL ||

@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
 
 #include "ivi_err.h"
 #include "notify.h"
@@ -20,6 +22,19 @@
 
 /* Reloads that may wait behind the running one. */
 #define RELOAD_MAX_QUEUED 16
+
+/* The configured files, in the order of the `changed` audit field. */
+enum reload_file {
+	RELOAD_FILE_CERT,
+	RELOAD_FILE_KEY,
+	RELOAD_FILE_CLIENT_CA,
+	RELOAD_FILE_CRL,
+	RELOAD_FILE_COUNT
+};
+
+static const char *const reload_file_names[RELOAD_FILE_COUNT] = {
+	"certificate", "key", "client_ca", "crl",
+};
 
 struct srv_reload_job {
 	TAILQ_ENTRY(srv_reload_job) entry;
@@ -31,12 +46,15 @@ struct srv_reload_job {
 
 	/* Input for the worker, copied on the loop before hand-over. */
 	struct ivi_bundle_desc served;
+	char served_file_hash[RELOAD_FILE_COUNT][65];
 
 	/* Output of the worker. */
 	int err;
 	bool changed;
 	bool have_candidate;
 	struct ivi_bundle_desc candidate;
+	char candidate_fingerprint[65];       /* leaf on disk; "" when unparsable */
+	char file_hash[RELOAD_FILE_COUNT][65]; /* SHA-256 of each file, "" if unset */
 	struct ivi_bundle_error error;
 	gnutls_certificate_credentials_t xcred;
 	double seconds;
@@ -47,6 +65,7 @@ struct srv_reload {
 	struct ivi_bundle_opts opts;
 	bool allow_chain_shrink;
 	bool allow_rollback;
+	char served_file_hash[RELOAD_FILE_COUNT][65]; /* loop side */
 
 	/* Shared with the worker, under lock. */
 	pthread_mutex_t lock;
@@ -98,6 +117,76 @@ reload_stale(struct srv_reload_job *job, const char *on_disk)
 	return true;
 }
 
+/* Writes the SHA-256 of a file's bytes as hex, or "" when path is unset or unreadable. */
+static void
+reload_hash_file(const char *path, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char digest[32];
+	gnutls_datum_t data = { NULL, 0 };
+	int i;
+
+	out[0] = '\0';
+	if (path == NULL || path[0] == '\0' || gnutls_load_file(path, &data) < 0)
+		return;
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data.data, data.size, digest) == 0) {
+		for (i = 0; i < 32; i++) {
+			out[2 * i] = hex[digest[i] >> 4];
+			out[2 * i + 1] = hex[digest[i] & 0xf];
+		}
+		out[64] = '\0';
+	}
+	/* The key file is among the inputs. */
+	gnutls_memset(data.data, 0, data.size);
+	gnutls_free(data.data);
+}
+
+/* Hashes every configured file, to tell which of them a reload changed. */
+static void
+reload_hash_files(const struct ivi_bundle_opts *opts, char out[RELOAD_FILE_COUNT][65])
+{
+	reload_hash_file(opts->cert_path, out[RELOAD_FILE_CERT]);
+	reload_hash_file(opts->key_path, out[RELOAD_FILE_KEY]);
+	reload_hash_file(opts->client_ca_path, out[RELOAD_FILE_CLIENT_CA]);
+	reload_hash_file(opts->crl_path, out[RELOAD_FILE_CRL]);
+}
+
+/*
+ * Writes the SHA-256 fingerprint of the first certificate in a PEM file,
+ * or "" when it cannot be parsed. Used when the loader rejected the bundle
+ * after the leaf parsed (key_mismatch, cert_expired, ...).
+ */
+static void
+reload_leaf_fingerprint(const char *path, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t data = { NULL, 0 };
+	unsigned char digest[32];
+	size_t len = sizeof(digest);
+	int i;
+
+	out[0] = '\0';
+	if (path == NULL || gnutls_load_file(path, &data) < 0)
+		return;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		goto out;
+	if (gnutls_x509_crt_import(crt, &data, GNUTLS_X509_FMT_PEM) < 0)
+		goto out;
+	if (gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, digest, &len) < 0 ||
+	    len != sizeof(digest))
+		goto out;
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = hex[digest[i] >> 4];
+		out[2 * i + 1] = hex[digest[i] & 0xf];
+	}
+	out[64] = '\0';
+out:
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	gnutls_free(data.data);
+}
+
 /* Worker thread: loads, validates and builds credentials for one job. */
 static void
 reload_run(struct srv_reload *r, struct srv_reload_job *job)
@@ -114,6 +203,9 @@ reload_run(struct srv_reload *r, struct srv_reload_job *job)
 		goto out;
 	}
 	if (strcmp(hash, job->served.content_hash) == 0) {
+		/* Same bytes as served, so the leaf on disk is the served one. */
+		snprintf(job->candidate_fingerprint, sizeof(job->candidate_fingerprint), "%s",
+		    job->served.fingerprint);
 		reload_stale(job, job->served.fingerprint);
 		goto out;
 	}
@@ -121,10 +213,15 @@ reload_run(struct srv_reload *r, struct srv_reload_job *job)
 	ret = ivi_bundle_load(&r->opts, &bundle, &job->error);
 	if (ret < 0) {
 		job->err = ret;
+		/* PKCS#12 (no key_path) is not parsed here: its leaf stays unknown. */
+		if (r->opts.key_path != NULL)
+			reload_leaf_fingerprint(r->opts.cert_path, job->candidate_fingerprint);
 		goto out;
 	}
 	job->candidate = *ivi_bundle_describe(bundle);
 	job->have_candidate = true;
+	snprintf(job->candidate_fingerprint, sizeof(job->candidate_fingerprint), "%s",
+	    job->candidate.fingerprint);
 	if (reload_stale(job, job->candidate.fingerprint))
 		goto out;
 	if (strcmp(job->candidate.content_hash, job->served.content_hash) == 0)
@@ -141,6 +238,11 @@ reload_run(struct srv_reload *r, struct srv_reload_job *job)
 		job->xcred = NULL;
 		goto out;
 	}
+	/*
+	 * NOTE: the files are read again after the load, so a write in between
+	 * can make this list differ from what was loaded. It is only reported.
+	 */
+	reload_hash_files(&r->opts, job->file_hash);
 	job->changed = true;
 out:
 	ivi_bundle_free(bundle);
@@ -188,6 +290,7 @@ reload_next(struct srv_reload *r)
 	cur = r->srv->creds.current;
 	if (cur != NULL)
 		job->served = cur->desc;
+	memcpy(job->served_file_hash, r->served_file_hash, sizeof(job->served_file_hash));
 	r->running = job;
 	srv_notify_reloading();
 
@@ -221,7 +324,7 @@ reload_record(struct srv *srv, struct srv_reload_job *job, const char *result)
 	snprintf(rs->rejected_code, sizeof(rs->rejected_code), "%s", ivi_err_code(job->err));
 	snprintf(rs->rejected_message, sizeof(rs->rejected_message), "%s", job->error.message);
 	snprintf(rs->rejected_fingerprint, sizeof(rs->rejected_fingerprint), "%s",
-	    job->have_candidate ? job->candidate.fingerprint : "");
+	    job->candidate_fingerprint);
 }
 
 static void
@@ -229,7 +332,8 @@ reload_audit_ok(struct srv *srv, struct srv_reload_job *job)
 {
 	const struct srv_creds *cur = srv->creds.current;
 	char stamp[21];
-	cJSON *ev;
+	cJSON *ev, *changed;
+	int i;
 
 	ev = srv_audit_begin(&srv->audit, "cert-reloaded");
 	if (ev == NULL)
@@ -241,30 +345,103 @@ reload_audit_ok(struct srv *srv, struct srv_reload_job *job)
 	cJSON_AddStringToObject(ev, "not_after", stamp);
 	cJSON_AddStringToObject(ev, "previous_fingerprint", job->served.fingerprint);
 	cJSON_AddStringToObject(ev, "trigger", job->trigger == SRV_RELOAD_SIGNAL ? "signal" : "control");
+	changed = cJSON_AddArrayToObject(ev, "changed");
+	for (i = 0; changed != NULL && i < RELOAD_FILE_COUNT; i++) {
+		if (strcmp(job->served_file_hash[i], job->file_hash[i]) != 0)
+			cJSON_AddItemToArray(changed, cJSON_CreateString(reload_file_names[i]));
+	}
 	srv_audit_commit(&srv->audit, ev);
 }
 
 static void
 reload_audit_rejected(struct srv *srv, struct srv_reload_job *job)
 {
-	const char *fp = NULL;
 	cJSON *ev;
 
 	ev = srv_audit_begin(&srv->audit, "cert-reload-rejected");
 	if (ev == NULL)
 		return;
-	if (job->have_candidate)
-		fp = job->candidate.fingerprint;
-	else if (job->fingerprint[0] != '\0')
-		fp = job->fingerprint;
 	cJSON_AddStringToObject(ev, "code", ivi_err_code(job->err));
-	if (fp != NULL)
-		cJSON_AddStringToObject(ev, "fingerprint", fp);
+	/* fingerprint is the leaf found on disk; requested_fingerprint the requester's. */
+	if (job->candidate_fingerprint[0] != '\0')
+		cJSON_AddStringToObject(ev, "fingerprint", job->candidate_fingerprint);
 	else
 		cJSON_AddNullToObject(ev, "fingerprint");
+	if (job->fingerprint[0] != '\0')
+		cJSON_AddStringToObject(ev, "requested_fingerprint", job->fingerprint);
+	else
+		cJSON_AddNullToObject(ev, "requested_fingerprint");
 	cJSON_AddStringToObject(ev, "file", job->error.file);
 	cJSON_AddStringToObject(ev, "trigger", job->trigger == SRV_RELOAD_SIGNAL ? "signal" : "control");
 	srv_audit_commit(&srv->audit, ev);
+}
+
+/*
+ * Returns true for a rejection that the same files would also cause at
+ * start-up (unreadable, unparsable or invalid certificate material). The
+ * replacement policy (chain_shrank, rollback) and stale_fingerprint only
+ * apply to reloads, so a restart with those files would succeed.
+ */
+static bool
+reload_error_fatal_at_start(int err)
+{
+	switch (err) {
+	case IVI_E_STALE_FINGERPRINT:
+	case IVI_E_CHAIN_SHRANK:
+	case IVI_E_ROLLBACK:
+	case IVI_E_BUSY:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static void
+reload_log_rejected(struct srv *srv, struct srv_reload_job *job)
+{
+	enum ivi_log_level level = IVI_LOG_WARNING;
+
+	if (reload_error_fatal_at_start(job->err))
+		level = IVI_LOG_ERROR;
+	ivi_log(level, "tls: reload from %s rejected: %s%s%s (%s); "
+	    "keeping the current certificate (generation %llu)",
+	    reload_trigger_name(job->trigger), job->error.file,
+	    job->error.file[0] != '\0' ? ": " : "", job->error.message,
+	    ivi_err_code(job->err),
+	    srv->creds.current != NULL ?
+	    (unsigned long long)srv->creds.current->generation : 0ULL);
+}
+
+/*
+ * Logs a reload that kept the leaf (same fingerprint) but changed other
+ * files, naming those files rather than announcing a new certificate.
+ */
+static void
+reload_log_same_leaf(const struct srv_creds *cur, const struct srv_reload_job *job)
+{
+	char what[256] = "";
+	size_t n = 0;
+
+	if (strcmp(job->served_file_hash[RELOAD_FILE_CLIENT_CA],
+	    job->file_hash[RELOAD_FILE_CLIENT_CA]) != 0)
+		n += snprintf(what + n, sizeof(what) - n, "%sclient CA bundle (%u CAs)",
+		    n > 0 ? ", " : "", cur->desc.client_ca_count);
+	if (n < sizeof(what) &&
+	    strcmp(job->served_file_hash[RELOAD_FILE_CRL], job->file_hash[RELOAD_FILE_CRL]) != 0)
+		n += snprintf(what + n, sizeof(what) - n, "%sCRL", n > 0 ? ", " : "");
+	if (n < sizeof(what) &&
+	    strcmp(job->served_file_hash[RELOAD_FILE_KEY], job->file_hash[RELOAD_FILE_KEY]) != 0)
+		n += snprintf(what + n, sizeof(what) - n, "%sprivate key file (same key)",
+		    n > 0 ? ", " : "");
+	if (n < sizeof(what) &&
+	    strcmp(job->served_file_hash[RELOAD_FILE_CERT], job->file_hash[RELOAD_FILE_CERT]) != 0)
+		n += snprintf(what + n, sizeof(what) - n, "%scertificate file (same leaf)",
+		    n > 0 ? ", " : "");
+	if (n == 0)
+		snprintf(what, sizeof(what), "files");
+	log_notice("tls: reloaded %s, certificate unchanged (serial %s) as generation %llu "
+	    "in %.1f ms", what, cur->desc.serial, (unsigned long long)cur->generation,
+	    job->seconds * 1000.0);
 }
 
 /* Publishes or records the outcome of a finished job on the loop. */
@@ -286,12 +463,7 @@ reload_apply(struct srv_reload *r, struct srv_reload_job *job)
 		srv->reload_state.rejected++;
 		reload_record(srv, job, "rejected");
 		reload_audit_rejected(srv, job);
-		log_warning("tls: reload from %s rejected: %s%s%s (%s); keeping generation %llu",
-		    reload_trigger_name(job->trigger), job->error.file,
-		    job->error.file[0] != '\0' ? ": " : "", job->error.message,
-		    ivi_err_code(job->err),
-		    srv->creds.current != NULL ?
-		    (unsigned long long)srv->creds.current->generation : 0ULL);
+		reload_log_rejected(srv, job);
 		return;
 	}
 	cur = srv->creds.current;
@@ -309,6 +481,14 @@ reload_apply(struct srv_reload *r, struct srv_reload_job *job)
 	srv->reload_state.ok++;
 	reload_record(srv, job, "ok");
 	reload_audit_ok(srv, job);
+	memcpy(r->served_file_hash, job->file_hash, sizeof(r->served_file_hash));
+	if (strcmp(job->served.key_type, cur->desc.key_type) != 0)
+		log_notice("tls: key type changed: %s -> %s", job->served.key_type,
+		    cur->desc.key_type);
+	if (strcmp(job->served.fingerprint, cur->desc.fingerprint) == 0) {
+		reload_log_same_leaf(cur, job);
+		return;
+	}
 	srv_fmt_time(stamp, cur->desc.not_after);
 	log_notice("tls: reloaded certificate serial %s (fingerprint %.16s..., not after %s) "
 	    "as generation %llu in %.1f ms; replaced serial %s",
@@ -367,6 +547,8 @@ srv_reload_new(struct srv *srv, struct srv_reload **out)
 	}
 	r->allow_chain_shrink = srv->cfg->tls.allow_chain_shrink;
 	r->allow_rollback = srv->cfg->tls.allow_rollback;
+	/* NOTE: read after the start-up load; a write in between is missed here. */
+	reload_hash_files(&r->opts, r->served_file_hash);
 	TAILQ_INIT(&r->queue);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);

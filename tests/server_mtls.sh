@@ -64,6 +64,10 @@ grep -q '^HTTP/1.1 200' "$W/sess1.out" || t_fail "openssl s_client with alice's 
 cp otherca.crt "$W/live/.clients.tmp" && mv -f "$W/live/.clients.tmp" "$W/live/clients.pem"
 r=$(ctl --type reload --fingerprint "$(fingerprint "$W/live/tls.crt")")
 echo "$r" | grep -q '"changed":true' || t_fail "client CA rotation not reloaded: $r"
+grep -q ' notice: tls: reloaded client CA bundle (1 CAs), certificate unchanged (serial ' "$W/server.log" ||
+	t_fail "client CA rotation logged like a certificate swap"
+audit_has cert-reloaded '"changed":\["client_ca"\]' ||
+	t_fail "cert-reloaded audit line does not list only client_ca as changed"
 [ "$(client bob)" = 200 ] || t_fail "bob (new client CA) was not accepted after the rotation"
 [ "$(client alice)" = 000 ] || t_fail "alice (old client CA) still accepted on a new connection"
 # Resuming a session from before the rotation must not bypass the new trust list.

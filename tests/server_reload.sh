@@ -84,6 +84,10 @@ echo "$r" | grep -q '"changed":false' || t_fail "identical files were not report
 echo "$r" | grep -q '"generation":2' || t_fail "unchanged reload moved the generation: $r"
 r=$(ctl --type reload --fingerprint "$(fingerprint one.crt)")
 echo "$r" | grep -q '"code":"stale_fingerprint"' || t_fail "stale fingerprint accepted: $r"
+audit_has cert-reload-rejected "\"code\":\"stale_fingerprint\",\"fingerprint\":\"$(fingerprint two.crt)\",\"requested_fingerprint\":\"$(fingerprint one.crt)\"" ||
+	t_fail "stale_fingerprint audit line does not name the leaf on disk and the requested one"
+grep -q ' warning: tls: reload from control socket rejected: .*(stale_fingerprint); keeping the current certificate' "$W/server.log" ||
+	t_fail "stale_fingerprint rejection not logged as a warning"
 t_pass "unchanged reload kept generation 2, stale fingerprint rejected"
 
 # ---- rejected reloads --------------------------------------------------------
@@ -100,10 +104,18 @@ reject() {
 
 cp one.key "$W/live/tls.key"
 reject key_mismatch
+# A restart with these files would fail too, so the rejection is an error.
+grep -q ' error: tls: reload from control socket rejected: .*(key_mismatch); keeping the current certificate' "$W/server.log" ||
+	t_fail "key_mismatch rejection not logged at error level"
+audit_has cert-reload-rejected "\"code\":\"key_mismatch\",\"fingerprint\":\"$(fingerprint two.crt)\",\"requested_fingerprint\":\"$(fingerprint two.crt)\"" ||
+	t_fail "key_mismatch audit line lacks the leaf fingerprint on disk"
 
 mkleaf expired ecdsa "activation_date = \"$(date -u -d '-10 days' '+%Y-%m-%d %H:%M:%S')\"\nexpiration_date = \"$(date -u -d '-1 day' '+%Y-%m-%d %H:%M:%S')\""
 install_pair expired "$W/live"
 reject cert_expired
+
+grep -q ' error: tls: reload from control socket rejected: .*(cert_expired)' "$W/server.log" ||
+	t_fail "cert_expired rejection not logged at error level"
 
 install_pair two "$W/live"
 rm "$W/live/tls.key"
@@ -127,6 +139,29 @@ kill -HUP "$SERVER_PID"
 expect_serving one 10
 t_wait_for 10 audit_has cert-reloaded '"trigger":"signal"' || t_fail "no audit line for the SIGHUP reload"
 t_pass "SIGHUP reloaded leaf one"
+
+# A rejected SIGHUP reload is audited like a control one, with no requested fingerprint.
+cp two.key "$W/live/tls.key"
+kill -HUP "$SERVER_PID"
+t_wait_for 10 audit_has cert-reload-rejected '"code":"key_mismatch".*"trigger":"signal"' ||
+	t_fail "no audit line for the rejected SIGHUP reload"
+audit_has cert-reload-rejected "\"code\":\"key_mismatch\",\"fingerprint\":\"$(fingerprint one.crt)\",\"requested_fingerprint\":null,.*\"trigger\":\"signal\"" ||
+	t_fail "SIGHUP rejection audit line lacks the leaf fingerprint or a null requested_fingerprint"
+grep -q ' error: tls: reload from SIGHUP rejected: .*(key_mismatch); keeping the current certificate' "$W/server.log" ||
+	t_fail "SIGHUP key_mismatch rejection not logged at error level"
+expect_serving one 10
+t_pass "rejected SIGHUP reload logged as an error and audited"
+
+# ---- key type change ---------------------------------------------------------------
+mkleaf rsaleaf rsa
+install_pair rsaleaf "$W/live"
+r=$(ctl --type reload --fingerprint "$(fingerprint rsaleaf.crt)")
+echo "$r" | grep -q '"changed":true' || t_fail "reload to the RSA leaf failed: $r"
+grep -q ' notice: tls: key type changed: ECDSA P-256 -> RSA$' "$W/server.log" ||
+	t_fail "no notice for the key type change"
+audit_has cert-reloaded '"changed":\["certificate","key"\]' ||
+	t_fail "cert-reloaded audit line does not list certificate and key as changed"
+t_pass "ECDSA to RSA swap logged as a key type change"
 
 # ---- control requests that fail their checks -----------------------------------
 r=$(ctl --type ping --bad-mac)
