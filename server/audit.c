@@ -36,8 +36,9 @@ srv_audit_begin(struct srv_audit *a, const char *action)
 	if (event == NULL)
 		return NULL;
 	/*
-	 * The log line reads CLOCK_REALTIME too: time(2) may use a coarse clock
-	 * that lags it by a tick, so one event showed different seconds.
+	 * Same clock as the log lines, because time(2) may read a coarse clock
+	 * that lags CLOCK_REALTIME by a tick. NOTE: it is still a separate
+	 * reading, so the two can straddle a second boundary.
 	 */
 	clock_gettime(CLOCK_REALTIME, &ts);
 	srv_fmt_time(stamp, ts.tv_sec);

@@ -136,7 +136,7 @@ reload_hash_file(const char *path, char out[65])
 		}
 		out[64] = '\0';
 	}
-	/* The key file is among the inputs. */
+	/* Wiped because the key file is one of the inputs. */
 	gnutls_memset(data.data, 0, data.size);
 	gnutls_free(data.data);
 }
