@@ -40,6 +40,18 @@ mkleaf short
 cat short.crt >live/tls.crt
 cat short.key >live/tls.key
 expect_wlog 'warning: watch: not replacing served serial .*chain' 20
+expect_wlog 'warning: watch: .*live/tls.crt: chain holds only the leaf certificate; its issuer \(.*Example Test Issuing CA.*\) is missing' 5
 expect_still new 2
 expect_reloads $((r0 + 1))
 t_pass "shorter chain held with a warning: $(grep -m 1 'not replacing' "$W/watcher.log" | sed 's/.*warning: //')"
+
+# An encrypted key with no password configured needs an operator, not
+# more writes: one warning at once, well before mismatch_grace (30 s).
+cat new.fullchain.pem >live/tls.crt
+T_KEY_PASS=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n') \
+	openssl pkcs8 -topk8 -in new.key -out live/tls.key -passout env:T_KEY_PASS ||
+	t_fail "openssl could not encrypt the key"
+expect_wlog 'warning: watch: rejected .*live/tls.key \(password_missing' 15
+expect_still new 1
+[ "$(wlog_count 'password_missing')" -eq 1 ] || t_fail "password_missing was logged $(wlog_count password_missing) times"
+t_pass "encrypted key without a password: one warning at once, naming the key"

@@ -57,3 +57,13 @@ serving skewed || t_fail "a not yet valid certificate is served"
 expect_serving soon 30
 expect_reloads $((r1 + 1))
 t_pass "not yet valid by a few seconds: served at notBefore with no file event"
+
+# The served set itself near expiry: one warning with its notAfter after SIGHUP.
+soon_na=$(date -u -d "$(openssl x509 -in soon.crt -noout -enddate | cut -d= -f2)" '+%Y-%m-%dT%H:%M:%SZ')
+[ "$(wlog_count 'expires soon')" -eq 0 ] || t_fail "an expiry warning was logged with the default expiry_warn_days"
+w_config "$W/live/tls.crt" "$W/live/tls.key" $'clock_skew = 0\nexpiry_warn_days = 200'
+kill -HUP "$WATCHER_PID"
+expect_wlog "warning: watch: the certificate in .*live/tls.crt \\(serial $(serial soon.crt)\\) expires soon: not after $soon_na" 10
+sleep 1
+[ "$(wlog_count 'expires soon')" -eq 1 ] || t_fail "the expiry warning was logged $(wlog_count 'expires soon') times"
+t_pass "served set expiring within expiry_warn_days: one warning with notAfter after SIGHUP"

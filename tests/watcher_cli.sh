@@ -48,6 +48,9 @@ stop_watcher
 install_pair new live
 expect_rc 75 "$CERTWATCH" status --config config.toml
 grep -q '^match:  no' cli.out || t_fail "status does not report the difference: $(cat cli.out)"
+sha256_of() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'; }
+grep -q "^match:  no, the server serves fingerprint $(sha256_of old.crt), the disk has $(sha256_of new.crt)" cli.out ||
+	t_fail "status does not say why the sets differ: $(cat cli.out)"
 t_pass "status after a rotation the server has not loaded: match no, exit 75"
 
 start_watcher

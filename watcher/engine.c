@@ -333,19 +333,21 @@ reload_send(struct cw_engine *e, const struct ivi_bundle_desc *d, const char *re
 
 /* ---- the files ---------------------------------------------------------- */
 
-/* Tells whether a load error may heal by itself when a writer finishes. */
+/*
+ * Tells whether a load error may heal by itself when a writer finishes.
+ * permission_denied, password_missing and wrong_password need an operator,
+ * so they are reported at once like other complete but invalid sets.
+ */
 static bool
 error_is_transient(int code)
 {
 	switch (code) {
 	case IVI_E_FILE_MISSING:
-	case IVI_E_FILE_PERMISSION:
 	case IVI_E_FILE_EMPTY:
 	case IVI_E_NO_PEM:
 	case IVI_E_TRUNCATED:
 	case IVI_E_PARSE:
 	case IVI_E_KEY_MISMATCH:
-	case IVI_E_WRONG_PASSWORD:
 	case IVI_E_NOT_REGULAR:
 	case IVI_E_IO:
 		return true;
@@ -453,25 +455,42 @@ invalid_report(struct cw_engine *e, const struct ivi_bundle_error *err)
 {
 	const struct ivi_config_tls *tls = &e->cfg->tls;
 	enum ivi_log_level level = IVI_LOG_WARNING;
-	char nb[40] = "?", na[40] = "?";
+	char nb[40], na[40], fields[256] = "";
 	struct cw_certinfo ci;
 
 	cw_certinfo_read(tls->cert_path, NULL, &ci);
+
+	/* Fields of a certificate that could not be read are left out, not printed as "?". */
 	if (ci.have_cert) {
 		cw_format_time(ci.not_before, nb, sizeof(nb));
 		cw_format_time(ci.not_after, na, sizeof(na));
+		snprintf(fields, sizeof(fields), ": serial %s, not before %s, not after %s",
+		    ci.serial, nb, na);
 	}
 	/* A served certificate close to expiry makes every rejected candidate urgent. */
 	if (e->server_known && e->served.present && e->served.not_after_t != 0 &&
 	    e->served.not_after_t - time(NULL) < (time_t)tls->expiry_warn_days * 86400)
 		level = IVI_LOG_ERROR;
-	ivi_log(level, "watch: rejected %s (%s: %s): serial %s, not before %s, not after %s; "
-	    "keeping the served certificate%s%s", err->file[0] != '\0' ? err->file : tls->cert_path,
-	    ivi_err_code(err->code), err->message, ci.have_cert ? ci.serial : "?", nb, na,
+	ivi_log(level, "watch: rejected %s (%s: %s)%s; keeping the served certificate%s%s",
+	    err->file[0] != '\0' ? err->file : tls->cert_path,
+	    ivi_err_code(err->code), err->message, fields,
 	    level == IVI_LOG_ERROR ? ", which expires at " : "",
 	    level == IVI_LOG_ERROR ? e->served.not_after : "");
 	if (err->code == IVI_E_CERT_NOT_YET_VALID && ci.have_cert)
 		invalid_retry_at_not_before(e, ci.not_before);
+}
+
+/* Logs each warning of d, such as the name of a missing issuer. */
+static void
+log_desc_warnings(const struct cw_engine *e, const struct ivi_bundle_desc *d)
+{
+	char text[512];
+	size_t i;
+
+	for (i = 0; i < d->n_warnings; i++) {
+		ivi_bundle_desc_warning(d, i, text, sizeof(text));
+		log_warning("watch: %s: %s", e->cfg->tls.cert_path, text);
+	}
 }
 
 /* Tells whether the replacement policy forbids d over what the server serves; logs why. */
@@ -496,6 +515,10 @@ policy_rejects(struct cw_engine *e, const struct ivi_bundle_desc *d)
 	log_warning("watch: not replacing served serial %s with serial %s from %s (%s: %s); "
 	    "keeping the served certificate", e->served.serial, d->serial, tls->cert_path,
 	    ivi_err_code(err.code), err.message);
+
+	/* The shorter chain's own warnings name the issuer that is missing. */
+	if (err.code == IVI_E_CHAIN_SHRANK)
+		log_desc_warnings(e, d);
 	return true;
 }
 
@@ -503,8 +526,7 @@ policy_rejects(struct cw_engine *e, const struct ivi_bundle_desc *d)
 static void
 engine_decide(struct cw_engine *e, const struct ivi_bundle_desc *d)
 {
-	char nb[40], na[40], text[512];
-	size_t i;
+	char nb[40], na[40];
 
 	if (strcmp(d->content_hash, e->handled) == 0)
 		return;
@@ -524,10 +546,7 @@ engine_decide(struct cw_engine *e, const struct ivi_bundle_desc *d)
 		snprintf(e->handled, sizeof(e->handled), "%s", d->content_hash);
 		return;
 	}
-	for (i = 0; i < d->n_warnings; i++) {
-		ivi_bundle_desc_warning(d, i, text, sizeof(text));
-		log_warning("watch: %s: %s", e->cfg->tls.cert_path, text);
-	}
+	log_desc_warnings(e, d);
 	cw_format_time(d->not_before, nb, sizeof(nb));
 	cw_format_time(d->not_after, na, sizeof(na));
 	log_notice("watch: new valid set: serial %s, not before %s, not after %s, content %.12s",
@@ -672,11 +691,40 @@ engine_log_start(const struct cw_engine *e)
 	    cfg->certwatch.mismatch_grace, cfg->control.socket);
 }
 
+/*
+ * Logs one warning when the valid set on disk expires within
+ * expiry_warn_days. Runs at start and after SIGHUP, even when the set is
+ * already served, because a near expiry then needs an operator.
+ */
+static void
+engine_warn_expiry(const struct cw_engine *e)
+{
+	struct ivi_bundle_opts opts;
+	struct ivi_bundle_error err;
+	struct ivi_bundle *b = NULL;
+	const struct ivi_bundle_desc *d;
+	char na[40];
+
+	cw_bundle_opts(e->cfg, &opts);
+	memset(&err, 0, sizeof(err));
+	if (ivi_bundle_load(&opts, &b, &err) != 0)
+		return;
+	d = ivi_bundle_describe(b);
+	if (d->expiring_soon) {
+		cw_format_time(d->not_after, na, sizeof(na));
+		log_warning("watch: the certificate in %s (serial %s) expires soon: not after %s, "
+		    "within expiry_warn_days = %d; renew it", e->cfg->tls.cert_path, d->serial, na,
+		    e->cfg->tls.expiry_warn_days);
+	}
+	ivi_bundle_free(b);
+}
+
 void
 cw_engine_start(struct cw_engine *e)
 {
 	engine_log_start(e);
 	engine_check(e);
+	engine_warn_expiry(e);
 }
 
 int
@@ -691,6 +739,7 @@ cw_engine_reconfigure(struct cw_engine *e, struct ivi_config *cfg, struct ivi_ke
 	e->backoff = 0;
 	engine_log_start(e);
 	engine_check(e);
+	engine_warn_expiry(e);
 	return 0;
 }
 

@@ -126,15 +126,38 @@ dirs_add(struct fsw_dir *dirs, size_t *n, const char *path, bool fallback)
 	return 0;
 }
 
-/* Adds dir, or its nearest existing ancestor when dir does not exist. */
+/* Tells whether path has a "." or ".." component, as a relative symlink target joined to its directory has. */
+static bool
+has_dot_component(const char *path)
+{
+	const char *p = path;
+	size_t len;
+
+	while (*p != '\0') {
+		len = strcspn(p, "/");
+		if ((len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return true;
+		p += len;
+		p += strspn(p, "/");
+	}
+	return false;
+}
+
+/*
+ * Adds dir, or its nearest existing ancestor when dir does not exist. A
+ * path with "." or ".." components is resolved first, so that the
+ * directory is listed once, under the name realpath gives it.
+ */
 static int
 dirs_add_existing(struct fsw_dir *dirs, size_t *n, const char *dir)
 {
-	char cur[PATH_MAX], up[PATH_MAX];
+	char cur[PATH_MAX], up[PATH_MAX], resolved[PATH_MAX];
 	int depth;
 
 	snprintf(cur, sizeof(cur), "%s", dir);
 	for (depth = 0; depth < 256; depth++) {
+		if (is_dir(cur) && has_dot_component(cur) && realpath(cur, resolved) != NULL)
+			return dirs_add(dirs, n, resolved, depth > 0);
 		if (is_dir(cur))
 			return dirs_add(dirs, n, cur, depth > 0);
 		if (strcmp(cur, "/") == 0 || strcmp(cur, ".") == 0)

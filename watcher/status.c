@@ -90,12 +90,38 @@ status_gather(const struct ivi_config *cfg, const struct ivi_key *key, struct st
 	    strcmp(r->ans.served.content_hash, ivi_bundle_describe(r->disk)->content_hash) == 0;
 }
 
+/* Writes why the server does not serve the set on disk, as a clause for "match: no". */
+static void
+status_mismatch_reason(const struct status_report *r, char *out, size_t outlen)
+{
+	const struct cw_served *s = &r->ans.served;
+	const struct ivi_bundle_desc *d;
+
+	if (r->disk == NULL) {
+		snprintf(out, outlen, "the set on disk is invalid (%s)", ivi_err_code(r->disk_err.code));
+		return;
+	}
+	d = ivi_bundle_describe(r->disk);
+	if (r->server_rc != 0)
+		snprintf(out, outlen, "the server is not reachable");
+	else if (!r->ans.ok)
+		snprintf(out, outlen, "the server rejected the status request (%s)", r->ans.code);
+	else if (!s->present)
+		snprintf(out, outlen, "the server serves no certificate");
+	else if (strcmp(s->fingerprint, d->fingerprint) != 0)
+		snprintf(out, outlen, "the server serves fingerprint %s, the disk has %s",
+		    s->fingerprint, d->fingerprint);
+	else
+		snprintf(out, outlen, "same certificate, but the server serves content %s and the "
+		    "disk has %s (key, client CA or CRL changed)", s->content_hash, d->content_hash);
+}
+
 static void
 status_print_text(const struct ivi_config *cfg, const struct status_report *r)
 {
 	const struct cw_served *s = &r->ans.served;
 	const struct ivi_bundle_desc *d;
-	char na[40];
+	char na[40], reason[256];
 
 	if (r->server_rc != 0)
 		printf("server: not reachable on %s (%s: %s)\n", cfg->control.socket,
@@ -117,7 +143,12 @@ status_print_text(const struct ivi_config *cfg, const struct status_report *r)
 		printf("disk:   serial %s, not after %s, fingerprint %s, content %s\n", d->serial, na,
 		    d->fingerprint, d->content_hash);
 	}
-	printf("match:  %s\n", r->match ? "yes" : "no");
+	if (r->match) {
+		printf("match:  yes\n");
+	} else {
+		status_mismatch_reason(r, reason, sizeof(reason));
+		printf("match:  no, %s\n", reason);
+	}
 }
 
 /* Adds {"code": ..., "message": ...} under name. */
@@ -136,7 +167,7 @@ static int
 status_print_json(const struct status_report *r)
 {
 	cJSON *root = cJSON_CreateObject();
-	char *text = NULL;
+	char *text = NULL, reason[256];
 
 	if (root == NULL)
 		return CW_EX_SOFTWARE;
@@ -158,6 +189,10 @@ status_print_json(const struct status_report *r)
 		json_add_error(root, "disk_error", ivi_err_code(r->disk_err.code),
 		    r->disk_err.message);
 	cJSON_AddBoolToObject(root, "match", r->match);
+	if (!r->match) {
+		status_mismatch_reason(r, reason, sizeof(reason));
+		cJSON_AddStringToObject(root, "mismatch_reason", reason);
+	}
 	text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	if (text == NULL)
