@@ -58,6 +58,12 @@ expect_reloads $((r0 + 1))
 wlog_has 'debug: watch: set not complete yet' || t_fail "the transient states were not logged at debug level"
 t_pass "links re-pointed one at a time: one import, after the last link; transients at debug only"
 
+# The links point to "../../archive/...": that directory is listed once, resolved.
+[ "$(wlog_count 'watching directory .*/archive/example.test ')" -eq 1 ] ||
+	t_fail "the archive directory was listed $(wlog_count 'watching directory .*/archive/example.test ') times"
+wlog_has 'watching directory .*/\.\./' && t_fail "a directory was listed unresolved: $(grep -m 1 'watching directory .*/\.\./' "$W/watcher.log")"
+t_pass "archive directory listed once, under its resolved name"
+
 # The deploy hook, with the watcher stopped: RENEWED_LINEAGE means complete.
 stop_watcher
 relink 3 new

@@ -55,3 +55,12 @@ expect_wlog 'warning: watch: rejected .*live/tls.key \(password_missing' 15
 expect_still new 1
 [ "$(wlog_count 'password_missing')" -eq 1 ] || t_fail "password_missing was logged $(wlog_count password_missing) times"
 t_pass "encrypted key without a password: one warning at once, naming the key"
+
+# A UTF-16 certificate cannot be read for its serial and dates: the
+# rejection leaves them out instead of printing "?".
+cat new.key >live/tls.key
+iconv -f UTF-8 -t UTF-16 new.fullchain.pem >live/tls.crt || t_fail "iconv could not write UTF-16"
+expect_wlog 'warning: watch: rejected .*live/tls.crt \(utf16_encoded: .*\); keeping the served certificate' 15
+wlog_has 'serial \?' && t_fail "unknown fields were printed: $(grep -m 1 'serial ?' "$W/watcher.log")"
+expect_still new 1
+t_pass "UTF-16 certificate: rejected without unknown serial and dates"
