@@ -40,10 +40,13 @@ expect_reloads $((r0 + 1))
 t_pass "..data swap seen: new served after one reload"
 
 # Stress the read race: 20 generations, the previous one removed each time.
+r1=$(reloads)
+t0=$(date +%s%N)
 for i in $(seq 10 29); do
 	if [ $((i % 2)) -eq 0 ]; then gen old "2024_03_01_00_00_$i.0"; else gen new "2024_03_01_00_00_$i.0"; fi
 done
 expect_serving new 20
+elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
 expect_still new 2
 alive "$WATCHER_PID" watcher
 alive "$SERVER_PID" server
@@ -52,3 +55,11 @@ alive "$SERVER_PID" server
 [ "$(count_lines 'key_mismatch' "$W/audit.log")" -eq 0 ] ||
 	t_fail "the server saw a mixed generation: $(grep -m 1 key_mismatch "$W/audit.log")"
 t_pass "20 generations back to back: last one served, no mixed pair reached the server"
+
+# The reload rate cap allows a burst of 5, then one reload per 0.5 s
+# (5 * settle_ms of 50 ms, at least 0.5 s). The bound follows the measured
+# time, so a slow machine does not fail it.
+flood=$(($(reloads) - r1))
+cap=$((5 + elapsed_ms / 500 + 1))
+[ "$flood" -le "$cap" ] || t_fail "$flood reloads for 20 generations in $elapsed_ms ms, expected at most $cap"
+t_pass "20 generations back to back: $flood reloads in $elapsed_ms ms, at most $cap"

@@ -7,9 +7,10 @@
  *                                    backoff until the grace period ends,
  *                                    then one warning (error for a
  *                                    mismatched pair)
- *   complete but invalid          -> one warning per content hash
- *                                    (not yet valid: retry at notBefore)
- *   valid and not served          -> signed reload; log the response
+ *   complete but invalid, or not  -> one warning per content hash
+ *   readable without an operator     (not yet valid: retry at notBefore)
+ *   valid and not served          -> signed reload, within the reload
+ *                                    rate cap; log the response
  *
  * The server is asked what it serves at start and after it was
  * unreachable, so that a rotation made while either side was down is
@@ -35,6 +36,8 @@
 #define ENGINE_MAX_WAIT_MIN 1.0      /* a flood of events delays a check at most this long */
 #define ENGINE_STALE_TRIES 5         /* stale_fingerprint responses before backing off */
 #define ENGINE_NOT_BEFORE_WAIT_MAX 86400.0 /* maximum wait for a notBefore, seconds */
+#define ENGINE_RELOAD_BURST 5.0      /* reloads sent without delay after a quiet time */
+#define ENGINE_RELOAD_INTERVAL_MIN 0.5 /* minimum seconds per reload once the burst is spent */
 
 struct cw_engine {
 	struct ev_loop *loop;
@@ -63,6 +66,10 @@ struct cw_engine {
 	time_t not_before_check_at;               /* notBefore of a handled not-yet-valid set, 0 = none */
 	double backoff;
 	int stale_tries;
+
+	/* Token bucket of reload requests: a flood of renames sends the latest set later, not every set. */
+	double reload_tokens;
+	double reload_tokens_at;     /* when reload_tokens was last refilled, 0 = never */
 
 	bool ready;
 	void (*on_ready)(void *arg);
@@ -522,11 +529,45 @@ policy_rejects(struct cw_engine *e, const struct ivi_bundle_desc *d)
 	return true;
 }
 
+/* Returns the seconds per reload once the burst is spent: 5 * settle_ms, at least 0.5 s. */
+static double
+reload_interval(const struct cw_engine *e)
+{
+	double interval = 5 * settle_seconds(e);
+
+	return interval > ENGINE_RELOAD_INTERVAL_MIN ? interval : ENGINE_RELOAD_INTERVAL_MIN;
+}
+
+/*
+ * Takes one reload token. Returns 0, or the seconds until the next token
+ * when the bucket is empty. The caller then checks the files again at that
+ * time, so the latest set is sent, not dropped.
+ */
+static double
+reload_token_take(struct cw_engine *e)
+{
+	double now = ev_now(e->loop);
+
+	if (e->reload_tokens_at == 0)
+		e->reload_tokens = ENGINE_RELOAD_BURST;
+	else
+		e->reload_tokens += (now - e->reload_tokens_at) / reload_interval(e);
+	if (e->reload_tokens > ENGINE_RELOAD_BURST)
+		e->reload_tokens = ENGINE_RELOAD_BURST;
+	e->reload_tokens_at = now;
+	/* 0.999 absorbs rounding, so the timer set for the next token finds it. */
+	if (e->reload_tokens < 0.999)
+		return (1 - e->reload_tokens) * reload_interval(e);
+	e->reload_tokens -= 1;
+	return 0;
+}
+
 /* Acts on a complete, valid set whose content hash is not handled yet. */
 static void
 engine_decide(struct cw_engine *e, const struct ivi_bundle_desc *d)
 {
 	char nb[40], na[40];
+	double wait;
 
 	if (strcmp(d->content_hash, e->handled) == 0)
 		return;
@@ -544,6 +585,13 @@ engine_decide(struct cw_engine *e, const struct ivi_bundle_desc *d)
 	}
 	if (policy_rejects(e, d)) {
 		snprintf(e->handled, sizeof(e->handled), "%s", d->content_hash);
+		return;
+	}
+	wait = reload_token_take(e);
+	if (wait > 0) {
+		engine_debug(e, "watch: serial %s is valid; reload rate limit reached, "
+		    "checking the files again in %.2f s", d->serial, wait);
+		retry_in(e, wait);
 		return;
 	}
 	log_desc_warnings(e, d);
