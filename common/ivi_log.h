@@ -1,6 +1,6 @@
 /*
  * Levelled logging to stderr for the two programs (journald reads stderr).
- * Libraries never log; programs log once per event at the level its
+ * Libraries never log. Programs log once per event at the level its
  * consequence deserves. Never pass a secret or peer text as the format.
  */
 #ifndef IVI_LOG_H
@@ -32,7 +32,7 @@ void ivi_log(enum ivi_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * Rate limit for messages a peer or a file can trigger repeatedly: allows
+ * Rate limit for messages a peer or a file can trigger repeatedly. It allows
  * burst messages per interval seconds and counts what it suppressed.
  */
 struct ivi_ratelimit {
@@ -43,7 +43,7 @@ struct ivi_ratelimit {
 	unsigned long suppressed;
 };
 
-/* Returns true when the caller may log now; reports suppressed counts. */
+/* Returns true when the caller may log now, and logs how many were suppressed. */
 bool ivi_ratelimit_allow(struct ivi_ratelimit *rl);
 
 /*
