@@ -27,7 +27,7 @@ missing=""
 for s in ours nginx haproxy; do
 	for k in lat.p50_us lat.p99_us lat.max_us rot.p99_us fail.handshakes fail.requests \
 		base.handshake_failures base.request_failures old.total rotload.rps base.rps \
-		close.rps close.cpu_us keep.rps keep.cpu_us; do
+		base.cpu_us close.rps close.cpu_us keep.rps keep.cpu_us; do
 		[ -n "$(value "$s.$k")" ] || missing="$missing $s.$k"
 	done
 done
