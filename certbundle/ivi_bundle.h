@@ -24,7 +24,7 @@
 struct ivi_bundle;
 struct ivi_config;
 
-/* What to load; strings are borrowed for the duration of the call. */
+/* Files and policy for one load. Strings are borrowed for the duration of the call. */
 struct ivi_bundle_opts {
 	const char *cert_path;      /* PEM chain, or PKCS#12 when key_path is NULL */
 	const char *key_path;       /* PEM private key; NULL for PKCS#12 */
@@ -38,14 +38,14 @@ struct ivi_bundle_opts {
 	time_t now;                 /* 0 = time(NULL); tests set it */
 };
 
-/* Why a load failed. file is the path at fault ("" when none). */
+/* Reason for a failed load. file is the path at fault ("" when none). */
 struct ivi_bundle_error {
 	int code;                   /* negative enum ivi_err value */
 	char file[512];
 	char message[512];          /* one line; never file contents or passwords */
 };
 
-/* What a loaded bundle is. Times are UTC seconds since the epoch. */
+/* Description of a loaded bundle. Times are UTC seconds since the epoch. */
 struct ivi_bundle_desc {
 	char subject[512];
 	char issuer[512];

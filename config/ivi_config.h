@@ -3,7 +3,7 @@
  * start` and `ivicli-certwatch`, and its loader.
  *
  * The TOML reader behind it is hand-written because Debian packages no C
- * TOML parser; it accepts only the subset these keys need and rejects
+ * TOML parser. It accepts only the subset these keys need and rejects
  * everything else with file:line.
  */
 #ifndef IVI_CONFIG_H

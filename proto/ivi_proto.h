@@ -225,7 +225,10 @@ struct ivi_peer {
  */
 struct ivi_transport_ops {
 	const char *name;
-	/* Listens on address; removes a stale socket only when nothing answers. */
+	/*
+	 * Listens on address. A stale socket file is removed only when no
+	 * server accepts a connection on it.
+	 */
 	int (*listen)(const char *address, int *handle, char *errbuf, size_t errlen);
 	/* Connects within timeout_ms. */
 	int (*connect)(const char *address, int timeout_ms, int *handle);

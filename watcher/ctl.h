@@ -40,7 +40,7 @@ struct cw_reply {
 
 /*
  * Sends a status request. Returns 0 when the server responded (ans->ok
- * tells whether it succeeded), or a negative ivi_err for transport and protocol failures
+ * is true when it succeeded), or a negative ivi_err for transport and protocol failures
  * (IVI_E_UNAVAILABLE when nothing listens, IVI_E_TIMEOUT, ...).
  */
 int cw_ctl_status(const struct ivi_config *cfg, const struct ivi_key *key, int timeout_ms,

@@ -50,7 +50,7 @@ struct cw_engine {
 	double last_event;
 	double retry_at;             /* when the retry requested by this check fires, 0 = none */
 
-	/* What the server serves, from its last status or reload response. */
+	/* Certificate the server serves, from its last status or reload response. */
 	bool need_status;            /* ask before the next decision */
 	bool server_down;
 	bool server_known;
